@@ -1,0 +1,167 @@
+"""Run one cell end to end and return its Verdict: the object tests, the CLI and reports share."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from pytest_litert import oracle, tolerance
+from pytest_litert.build import CellArtifact
+from pytest_litert.flatbuffer import ModelInspection, TensorInfo
+from pytest_litert.matrix import Cell, Finding
+from pytest_litert.oracle import Check
+from pytest_litert.targets import Target, TargetCrash, TargetError
+
+PASS, FAIL, FINDING, NOT_PRODUCED = "pass", "fail", "finding", "not produced"
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    cell_id: str
+    status: str
+    checks: tuple[Check, ...]
+    reason: str = ""
+    facts: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [check for check in self.checks if not check.passed]
+
+    @property
+    def worst(self) -> float | None:
+        """Largest error as a fraction of its bound over all numeric checks."""
+        values = [c.worst for c in self.checks if c.worst is not None and c.name != "xnnpack~reference"]
+        return max(values) if values else None
+
+    def worst_check(self) -> Check | None:
+        numeric = [c for c in self.checks if c.worst is not None and c.name != "xnnpack~reference"]
+        return max(numeric, key=lambda c: c.worst or 0.0) if numeric else None
+
+    def explain(self) -> str:
+        lines = [f"{self.cell_id}: {self.status}" + (f" - {self.reason}" if self.reason else "")]
+        lines += [f"  [{'ok' if c.passed else 'FAIL'}] {c.name}: {c.message}" for c in self.checks]
+        return "\n".join(lines)
+
+
+def failed(cell: Cell, reason: str) -> Verdict:
+    """A cell that could not be judged at all (conversion error, crash)."""
+    return Verdict(cell.id, FAIL, (Check("build", False, reason),), reason)
+
+
+def evaluate_cell(cell: Cell, artifact: CellArtifact, target: Target) -> Verdict:
+    inspection = artifact.inspect()
+    found = oracle.structural_mismatches(cell, inspection)
+    structure = _structure_check(cell, found)
+    if cell.not_produced:
+        if found:
+            return Verdict(cell.id, NOT_PRODUCED, (structure,),
+                           f"not produced by this toolchain: {cell.not_produced} ({structure.message})")
+        check = Check("structure", False, "the toolchain now produces this cell; update matrix.py")
+        return Verdict(cell.id, FAIL, (check,), check.message)
+    explained = {f for f in cell.findings for m in found
+                 if m.attribute == f.attribute and m.observed == f.observed}
+    if all(any(m.attribute == f.attribute and m.observed == f.observed for f in explained) for m in found):
+        structure = dataclasses.replace(structure, passed=True)
+    try:
+        run_checks, facts = _run_checks(cell, artifact, inspection, target)
+    except TargetCrash as error:
+        crash = Check("run", False, f"{type(error).__name__}: {error}")
+        return Verdict(cell.id, FAIL, (structure, crash), crash.message)
+    checks = [structure]
+    for check in run_checks:
+        finding = next((f for f in cell.findings if _explains(f, check)), None)
+        if finding is not None:
+            explained.add(finding)
+            check = dataclasses.replace(check, passed=True, message=f"known finding: {check.message}")
+        checks.append(check)
+    bad = [c for c in checks if not c.passed]
+    if bad:
+        reason = "; ".join(f"{c.name}: {c.message}" for c in bad)
+        return Verdict(cell.id, FAIL, tuple(checks), reason, facts)
+    if explained:
+        reason = "; ".join(sorted({f.text for f in explained}))
+        return Verdict(cell.id, FINDING, tuple(checks), reason, facts)
+    return Verdict(cell.id, PASS, tuple(checks), "", facts)
+
+
+def _explains(finding: Finding, check: Check) -> bool:
+    """A failed check is the known finding if name, message and size all match."""
+    if check.passed or finding.attribute != check.name or finding.observed not in check.message:
+        return False
+    return finding.max_units is None or (check.units is not None and check.units <= finding.max_units)
+
+
+def _structure_check(cell: Cell, found: list[oracle.Mismatch]) -> Check:
+    if not found:
+        return Check("structure", True, "as promised")
+    text = oracle.explain_mismatches(cell, found, cell.op.weight_count(cell.shape))
+    return Check("structure", False, f"the converter produced something else: {text}")
+
+
+def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
+                target: Target) -> tuple[list[Check], dict[str, Any]]:
+    """Every mode on every draw; a LiteRT error in one mode fails that mode only."""
+    facts: dict[str, Any] = {"target": target.name}
+    modes = ["xnnpack", "reference"] + (["fp16"] if cell.recipe.name == "fp16" else [])
+    per_mode: dict[str, list[Check]] = {mode: [] for mode in modes}
+    agreement: list[Check] = []
+    for model_in, float_in, reference in zip(
+        artifact.model_inputs, artifact.float_inputs, artifact.reference_outputs
+    ):
+        raw: dict[str, np.ndarray] = {}
+        for mode in modes:
+            if per_mode[mode] and per_mode[mode][-1].name == f"{mode} run":
+                continue  # this mode already failed to run
+            try:
+                result = target.run(artifact.model, model_in, mode)
+            except TargetError as error:
+                per_mode[mode].append(Check(f"{mode} run", False, f"LiteRT error: {error}"))
+                continue
+            raw[mode] = result.output
+            facts.setdefault(mode, result.facts)
+            bound = _bound(cell, inspection, artifact, float_in, reference, mode)
+            observed = _dequantize_output(inspection, result.output)
+            per_mode[mode].append(oracle.numeric_check(f"{mode} vs keras", observed, reference, bound))
+        if cell.recipe.quantized_io and len(raw) == 2:
+            agreement.append(oracle.integer_agreement_check("xnnpack~reference", raw["xnnpack"], raw["reference"]))
+    delegated = bool(facts.get("xnnpack", {}).get("delegated"))
+    checks = [oracle.delegation_check(cell, delegated)]
+    checks += [_worst_of(mode_checks) for mode_checks in per_mode.values()]
+    if agreement:
+        checks.append(_worst_of(agreement))
+    return checks, facts
+
+
+def _worst_of(checks: list[Check]) -> Check:
+    """One check per mode: the first failure, else the draw with the largest error."""
+    failures = [c for c in checks if not c.passed]
+    if failures:
+        return failures[0]
+    return max(checks, key=lambda c: c.worst if c.worst is not None else 0.0)
+
+
+def _dequantize_output(inspection: ModelInspection, output: np.ndarray) -> np.ndarray:
+    tensor = inspection.tensors[inspection.outputs[0]]
+    if tensor.dtype in ("INT8", "INT16"):
+        return (output.astype(np.float64) - tensor.zero_points[0]) * tensor.scales[0]
+    return output.astype(np.float64)
+
+
+def _bound(cell: Cell, inspection: ModelInspection, artifact: CellArtifact,
+           float_in: dict[str, np.ndarray], reference: np.ndarray, mode: str) -> tolerance.Bound:
+    terms = tolerance.LayerTerms.of(cell, float_in, artifact.weights.kernel, artifact.weights.bias)
+    op = oracle.main_operator(cell, inspection)
+    assert op is not None
+    weights: TensorInfo = oracle.weight_tensor(inspection, op)
+    recipe = cell.recipe.name
+    if recipe in ("static_int8", "int16x8"):
+        return tolerance.static_bound(
+            terms, weights, inspection.tensors[oracle.data_input(cell, op)],
+            inspection.tensors[inspection.outputs[0]], reference.astype(np.float64),
+            weights_on_grid=not cell.op.constant_weights,
+        )
+    if recipe in ("dynamic_int8", "int4"):
+        return tolerance.dynamic_bound(terms, weights, float(np.abs(float_in["x"]).max()))
+    return tolerance.float_bound(terms, fp16_weights=recipe == "fp16", fp16_arithmetic=mode == "fp16")

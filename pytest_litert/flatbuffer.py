@@ -1,0 +1,163 @@
+"""Read a .tflite flatbuffer without TensorFlow: op codes, tensors, quantization, metadata.
+
+Uses the schema module that ships with ai-edge-litert, so the cached path and the
+emulated target never import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+
+_TYPE_NAMES = {
+    value: name for name, value in vars(schema.TensorType).items() if not name.startswith("_")
+}
+_OP_NAMES = {
+    value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")
+}
+
+
+class ModelFormatError(ValueError):
+    """The bytes are not a readable .tflite model."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorInfo:
+    index: int
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    scales: tuple[float, ...]
+    zero_points: tuple[int, ...]
+    quantized_dimension: int
+    constant: bool
+
+    @property
+    def granularity(self) -> str:
+        """'per-channel', 'per-tensor' or 'float' (no quantization parameters)."""
+        if len(self.scales) > 1:
+            return "per-channel"
+        return "per-tensor" if self.scales else "float"
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatorInfo:
+    op_code: str
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInspection:
+    """What the converter actually produced, in the terms the matrix checks."""
+
+    operators: tuple[OperatorInfo, ...]
+    tensors: tuple[TensorInfo, ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    metadata: dict[str, bytes]
+    size: int
+    buffers: tuple[bytes, ...] = dataclasses.field(repr=False)
+
+    @property
+    def op_codes(self) -> tuple[str, ...]:
+        return tuple(op.op_code for op in self.operators)
+
+    def find_op(self, op_code: str) -> OperatorInfo | None:
+        return next((op for op in self.operators if op.op_code == op_code), None)
+
+    def producer(self, tensor_index: int) -> OperatorInfo | None:
+        return next((op for op in self.operators if tensor_index in op.outputs), None)
+
+    def source_tensor(self, tensor_index: int) -> TensorInfo:
+        """Follow DEQUANTIZE back to the stored constant (fp16 weights hide behind one)."""
+        producer = self.producer(tensor_index)
+        while producer is not None and producer.op_code == "DEQUANTIZE":
+            tensor_index = producer.inputs[0]
+            producer = self.producer(tensor_index)
+        return self.tensors[tensor_index]
+
+    def constant_values(self, tensor: TensorInfo) -> np.ndarray:
+        """The stored values of a constant tensor (INT4 unpacked, low nibble first)."""
+        raw = np.frombuffer(self.buffers[tensor.index], dtype=np.uint8)
+        if tensor.dtype == "INT4":
+            low = (raw & 0x0F).astype(np.int8)
+            high = (raw >> 4).astype(np.int8)
+            nibbles = np.stack([low, high], axis=-1).reshape(-1)[: int(np.prod(tensor.shape))]
+            return np.where(nibbles > 7, nibbles - 16, nibbles).reshape(tensor.shape)
+        dtype = np.dtype(tensor.dtype.lower())
+        return np.frombuffer(raw.tobytes(), dtype=dtype).reshape(tensor.shape)
+
+
+def inspect_model(model: bytes) -> ModelInspection:
+    """Parse `model`; raise ModelFormatError (not a flatbuffer crash) on junk."""
+    if len(model) < 8 or model[4:8] != b"TFL3":
+        raise ModelFormatError(
+            "not a .tflite model: the flatbuffer identifier 'TFL3' is missing at byte 4"
+        )
+    try:
+        root = schema.ModelT.InitFromPackedBuf(bytearray(model), 0)
+        return _summarise(root, len(model))
+    except (IndexError, ValueError, TypeError, AttributeError, UnicodeDecodeError) as error:
+        raise ModelFormatError(f"corrupt .tflite model: {type(error).__name__}: {error}") from error
+
+
+def _summarise(root: Any, size: int) -> ModelInspection:
+    if not root.subgraphs:
+        raise ModelFormatError("corrupt .tflite model: no subgraph")
+    graph = root.subgraphs[0]
+    op_names = [_op_code_name(code) for code in root.operatorCodes or []]
+    buffers = [bytes(buf.data) if buf.data is not None else b"" for buf in root.buffers or []]
+    tensors = tuple(_tensor_info(i, t, buffers) for i, t in enumerate(graph.tensors or []))
+    operators = tuple(
+        OperatorInfo(
+            op_names[op.opcodeIndex],
+            tuple(int(i) for i in op.inputs if i >= 0),
+            tuple(int(i) for i in op.outputs),
+        )
+        for op in graph.operators or []
+    )
+    metadata = {
+        entry.name.decode(): buffers[entry.buffer] for entry in root.metadata or []
+    }
+    tensor_buffers = tuple(
+        buffers[t.buffer] if t.buffer < len(buffers) else b"" for t in graph.tensors or []
+    )
+    return ModelInspection(
+        operators=operators,
+        tensors=tensors,
+        inputs=tuple(int(i) for i in graph.inputs),
+        outputs=tuple(int(i) for i in graph.outputs),
+        metadata=metadata,
+        size=size,
+        buffers=tensor_buffers,
+    )
+
+
+def _op_code_name(code: Any) -> str:
+    value = max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
+    return _OP_NAMES.get(value, f"UNKNOWN_{value}")
+
+
+def _tensor_info(index: int, tensor: Any, buffers: list[bytes]) -> TensorInfo:
+    quant = tensor.quantization
+    scales = tuple(float(s) for s in quant.scale) if quant is not None and quant.scale is not None else ()
+    zero_points = (
+        tuple(int(z) for z in quant.zeroPoint)
+        if quant is not None and quant.zeroPoint is not None
+        else ()
+    )
+    name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+    return TensorInfo(
+        index=index,
+        name=name,
+        dtype=_TYPE_NAMES.get(tensor.type, f"TYPE_{tensor.type}"),
+        shape=tuple(int(d) for d in tensor.shape) if tensor.shape is not None else (),
+        scales=scales,
+        zero_points=zero_points,
+        quantized_dimension=int(quant.quantizedDimension) if quant is not None else 0,
+        constant=tensor.buffer < len(buffers) and len(buffers[tensor.buffer]) > 0,
+    )

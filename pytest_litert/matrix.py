@@ -1,0 +1,221 @@
+"""The operator x recipe matrix: the seed document's support table as executable cells.
+
+Pure data. Each cell carries the seed-table row it corresponds to (or says it is outside
+the table), what the converted model must look like, whether XNNPACK is expected to take
+it, and the known ways this toolchain departs from the table (findings) or cannot produce
+the cell at all. Facts measured with TensorFlow 2.21 / ai-edge-litert 2.3.0 /
+ai-edge-quantizer 0.10 are marked as such.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from pytest_litert.ops import OPS, LayerShape, OpSpec
+from pytest_litert.recipes import RECIPES, RecipeSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedRow:
+    """One row of the seed's KleidiAI SME2 table, in its own words."""
+
+    activations: str
+    weights: str
+    output: str
+
+    def __str__(self) -> str:
+        return f"{self.activations} x {self.weights} -> {self.output}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """A known departure of this toolchain from what the seed table or a bound promises.
+
+    It explains a structural mismatch (`attribute` = the mismatched attribute, `observed`
+    its value) or a failed check (`attribute` = the check's name, `observed` a text its
+    message contains, `max_units` the most error it may show). A finding turns that one
+    failure into an expected failure; anything beyond it still fails.
+    """
+
+    attribute: str
+    observed: str
+    text: str
+    max_units: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Expectation:
+    """What the converted model must contain for the cell to count as produced."""
+
+    op_code: str
+    io_dtype: str
+    activation_dtype: str
+    weight_dtype: str
+    weight_granularity: str
+    metadata_keys: tuple[str, ...]
+    xnnpack: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    op: OpSpec
+    recipe: RecipeSpec
+    shape: LayerShape
+    seed_row: SeedRow | None
+    expected: Expectation
+    not_produced: str = ""
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.op.name}-{self.recipe.name}"
+
+    @property
+    def sme2(self) -> bool:
+        """The seed lists this cell as accelerated by KleidiAI SME2 kernels."""
+        return self.seed_row is not None
+
+    @property
+    def label(self) -> str:
+        if self.seed_row is None:
+            return "outside the seed table (XNNPACK default path)"
+        return f"seed: {self.seed_row} [KleidiAI SME2]"
+
+    def with_shape(self, shape: LayerShape) -> Cell:
+        self.op.validate(shape)
+        return dataclasses.replace(self, shape=shape)
+
+
+_FP32 = "FP32"
+_INT8_PC = "Per-channel symmetric INT8 quantization"
+_INT8_ANY = "Per-channel or per-tensor symmetric INT8 quantization"
+_ASYM = "Asymmetric INT8 quantization"
+
+# (op, recipe) -> seed row, transcribed from seed/create-litert-models.md.
+SEED_TABLE: dict[tuple[str, str], SeedRow] = {
+    ("fully_connected", "fp32"): SeedRow(_FP32, _FP32, _FP32),
+    ("fully_connected", "fp16"): SeedRow(_FP32, "FP16", _FP32),
+    ("fully_connected", "dynamic_int8"): SeedRow(_FP32, _INT8_PC, _FP32),
+    ("fully_connected", "static_int8"): SeedRow(_ASYM, _INT8_PC, _ASYM),
+    ("fully_connected", "int4"): SeedRow(_FP32, "Per-channel symmetric INT4 quantization", _FP32),
+    ("batch_matmul", "fp32"): SeedRow(_FP32, _FP32, _FP32),
+    ("batch_matmul", "fp16"): SeedRow("FP16", "FP16", "FP16"),
+    ("batch_matmul_const", "fp32"): SeedRow(_FP32, _FP32, _FP32),
+    ("batch_matmul_const", "fp16"): SeedRow("FP16", "FP16", "FP16"),
+    ("batch_matmul_const", "dynamic_int8"): SeedRow(_FP32, _INT8_PC, _FP32),
+    ("conv2d_pointwise", "fp32"): SeedRow(_FP32, "FP32, pointwise", _FP32),
+    ("conv2d_pointwise", "fp16"): SeedRow(_FP32, "FP16, pointwise", _FP32),
+    ("conv2d_pointwise", "dynamic_int8"): SeedRow(_FP32, _INT8_ANY, _FP32),
+    ("conv2d_pointwise", "static_int8"): SeedRow(_ASYM, _INT8_ANY, _ASYM),
+    ("conv2d", "dynamic_int8"): SeedRow(_FP32, _INT8_ANY, _FP32),
+    ("conv2d", "static_int8"): SeedRow(_ASYM, _INT8_ANY, _ASYM),
+    ("transpose_conv", "static_int8"): SeedRow(_ASYM, _INT8_ANY, _ASYM),
+}
+
+# Measured: XNNPACK (ai-edge-litert 2.3.0) leaves these to the builtin kernels.
+_NOT_DELEGATED: dict[tuple[str, str], str] = {
+    **{(op, "int16x8"): "XNNPACK has no int16x8 kernels" for op in OPS},
+    ("batch_matmul", "static_int8"): "XNNPACK does not take int8 BATCH_MATMUL of two runtime inputs",
+    ("conv2d", "int4"): "XNNPACK does not take CONV_2D with INT4 weights",
+    ("conv2d_pointwise", "int4"): "XNNPACK does not take CONV_2D with INT4 weights",
+}
+
+_NO_WEIGHTS = "both BATCH_MATMUL operands are runtime inputs: there are no weights to quantize"
+_NOT_PRODUCED: dict[tuple[str, str], str] = {
+    ("batch_matmul", "dynamic_int8"): _NO_WEIGHTS + "; the model stays FLOAT32",
+    ("batch_matmul", "int4"): _NO_WEIGHTS + "; the model stays FLOAT32",
+    ("batch_matmul_const", "int4"): (
+        "ai-edge-quantizer's dynamic_wi4_afp32 silently skips a 3-D BATCH_MATMUL constant"
+    ),
+    ("transpose_conv", "int4"): "ai-edge-quantizer silently skips TRANSPOSE_CONV weights",
+}
+
+_PER_TENSOR_BMM = Finding(
+    "weight_granularity",
+    "per-tensor",
+    "the converter quantizes a 3-D BATCH_MATMUL constant per-tensor, not per-channel",
+)
+_FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
+    ("batch_matmul_const", "dynamic_int8"): (_PER_TENSOR_BMM,),
+    ("batch_matmul_const", "static_int8"): (_PER_TENSOR_BMM,),
+    ("batch_matmul_const", "fp16"): (
+        Finding(
+            "fp16 run",
+            "Failed to invoke",
+            "CompiledModel with XNNPACK FORCE_FP16 fails to invoke a BATCH_MATMUL whose constant "
+            "right-hand side is stored FLOAT16 (RuntimeError code=3); the Interpreter runs it",
+        ),
+    ),
+    ("batch_matmul", "int16x8"): tuple(
+        Finding(
+            name,
+            "",
+            "int16x8 BATCH_MATMUL of two inputs on their exact grids lands up to ~0.9 output "
+            "steps from the exact result, where rounding alone allows 0.5 (reference kernel)",
+            max_units=1.0,
+        )
+        for name in ("xnnpack vs keras", "reference vs keras")
+    ),
+    ("batch_matmul_const", "int16x8"): (
+        _PER_TENSOR_BMM,
+        Finding(
+            "weight_dtype",
+            "INT16",
+            "int16x8 stores a 3-D BATCH_MATMUL constant as an INT16 activation, not INT8 weights",
+        ),
+    ),
+}
+
+
+def make_cell(op: OpSpec, recipe: RecipeSpec, shape: LayerShape | None = None) -> Cell:
+    key = (op.name, recipe.name)
+    weight_dtype, granularity = recipe.weight_dtype, recipe.weight_granularity
+    if not op.constant_weights and key not in _NOT_PRODUCED:  # weights = 2nd runtime input
+        weight_dtype = recipe.activation_dtype
+        granularity = "per-tensor" if recipe.quantized_io else "float"
+    expected = Expectation(
+        op_code=op.op_code,
+        io_dtype=recipe.io_dtype,
+        activation_dtype=recipe.activation_dtype,
+        weight_dtype=weight_dtype,
+        weight_granularity=granularity,
+        metadata_keys=recipe.metadata_keys,
+        xnnpack=key not in _NOT_DELEGATED,
+    )
+    return Cell(
+        op=op,
+        recipe=recipe,
+        shape=shape or op.default_shape,
+        seed_row=SEED_TABLE.get(key),
+        expected=expected,
+        not_produced=_NOT_PRODUCED.get(key, ""),
+        findings=_FINDINGS.get(key, ()),
+    )
+
+
+def not_delegated_reason(cell: Cell) -> str:
+    return _NOT_DELEGATED.get((cell.op.name, cell.recipe.name), "")
+
+
+def all_cells() -> list[Cell]:
+    return [make_cell(op, recipe) for op in OPS.values() for recipe in RECIPES.values()]
+
+
+def parse_names(value: str | Iterable[str] | None, valid: Iterable[str], what: str) -> list[str]:
+    """Split a comma list and check every name; ValueError names the valid values."""
+    valid = list(valid)
+    if value is None or value == "" or value == "all":
+        return valid
+    names = [v.strip() for v in (value.split(",") if isinstance(value, str) else value)]
+    names = [name for name in names if name]
+    unknown = [name for name in names if name not in valid]
+    if unknown:
+        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}")
+    return names
+
+
+def select_cells(ops: str | Iterable[str] | None = None, recipes: str | Iterable[str] | None = None) -> list[Cell]:
+    op_names = parse_names(ops, OPS, "op")
+    recipe_names = parse_names(recipes, RECIPES, "recipe")
+    return [make_cell(OPS[o], RECIPES[r]) for o in op_names for r in recipe_names]

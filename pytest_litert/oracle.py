@@ -1,0 +1,133 @@
+"""Judge a converted cell: structure, delegation and numbers, each as a named Check.
+
+Nothing here imports TensorFlow: the Keras reference arrives as cached arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from pytest_litert.flatbuffer import ModelInspection, OperatorInfo, TensorInfo
+from pytest_litert.matrix import Cell, not_delegated_reason
+from pytest_litert.tolerance import Bound
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One question asked of a cell. `worst` is the largest error as a fraction of its
+    bound; `units` the same error in the bound's natural unit (steps, ULPs)."""
+
+    name: str
+    passed: bool
+    message: str
+    worst: float | None = None
+    units: float | None = None
+    unit: str = ""
+    max_abs: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Mismatch:
+    attribute: str
+    expected: str
+    observed: str
+
+    def __str__(self) -> str:
+        return f"{self.attribute} is {self.observed} (expected {self.expected})"
+
+
+def main_operator(cell: Cell, inspection: ModelInspection) -> OperatorInfo | None:
+    return inspection.find_op(cell.expected.op_code)
+
+
+def data_input(cell: Cell, op: OperatorInfo) -> int:
+    """TRANSPOSE_CONV takes (output_shape, weights, input, bias); the others (input, weights, ...)."""
+    return op.inputs[2] if cell.op.op_code == "TRANSPOSE_CONV" else op.inputs[0]
+
+
+def weight_tensor(inspection: ModelInspection, op: OperatorInfo) -> TensorInfo:
+    return inspection.source_tensor(op.inputs[1])
+
+
+def structural_mismatches(cell: Cell, inspection: ModelInspection) -> list[Mismatch]:
+    """Everything about the model that differs from what the cell promises."""
+    want = cell.expected
+    op = main_operator(cell, inspection)
+    if op is None:
+        return [Mismatch("op_codes", want.op_code, ",".join(inspection.op_codes) or "none")]
+    found: list[Mismatch] = []
+    for kind, indices in (("input", inspection.inputs), ("output", inspection.outputs)):
+        for index in indices:
+            tensor = inspection.tensors[index]
+            if tensor.dtype != want.io_dtype:
+                found.append(Mismatch(f"{kind} {tensor.name} dtype", want.io_dtype, tensor.dtype))
+    activation = inspection.tensors[data_input(cell, op)]
+    if activation.dtype != want.activation_dtype:
+        found.append(Mismatch("activation_dtype", want.activation_dtype, activation.dtype))
+    weights = weight_tensor(inspection, op)
+    if weights.dtype != want.weight_dtype:
+        found.append(Mismatch("weight_dtype", want.weight_dtype, weights.dtype))
+    if weights.granularity != want.weight_granularity:
+        found.append(Mismatch("weight_granularity", want.weight_granularity, weights.granularity))
+    elif weights.granularity == "per-channel" and weights.quantized_dimension != 0:
+        found.append(Mismatch("weight quantized_dimension", "0", str(weights.quantized_dimension)))
+    for key in want.metadata_keys:
+        if key not in inspection.metadata:
+            found.append(Mismatch(f"metadata {key!r}", "present", "absent"))
+    return found
+
+
+def explain_mismatches(cell: Cell, found: list[Mismatch], weight_count: int) -> str:
+    text = "; ".join(map(str, found))
+    if any(m.attribute == "weight_dtype" and m.observed == "FLOAT32" for m in found):
+        text += (
+            f". The {cell.recipe.name} recipe did not apply: the converter left the "
+            f"{weight_count}-element weights FLOAT32"
+        )
+        if cell.recipe.name == "dynamic_int8" and weight_count < 1024:
+            text += " (dynamic-range quantization skips constants under 1024 elements)"
+    return text
+
+
+def delegation_check(cell: Cell, delegated: bool) -> Check:
+    expected = cell.expected.xnnpack
+    if delegated == expected:
+        how = "XNNPACK took the op" if delegated else f"not delegated, as expected: {not_delegated_reason(cell)}"
+        return Check("delegation", True, how)
+    if expected:
+        return Check("delegation", False, "XNNPACK was expected to take the op (DELEGATE node) but did not")
+    return Check("delegation", True, f"XNNPACK now takes the op (earlier: {not_delegated_reason(cell)})")
+
+
+def numeric_check(name: str, observed: np.ndarray, reference: np.ndarray, bound: Bound) -> Check:
+    """Element-wise |observed - reference| <= bound; the message quotes the bound."""
+    observed = np.asarray(observed, np.float64)
+    if observed.shape != reference.shape:
+        return Check(name, False, f"output shape {observed.shape} != reference {reference.shape}")
+    bad = ~np.isfinite(observed)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        return Check(name, False, f"{int(bad.sum())} non-finite outputs, first at index {where}: {observed[where]}")
+    error = np.abs(observed - reference)
+    ratio = error / np.maximum(bound.elementwise, np.finfo(np.float64).tiny)
+    worst_at = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+    worst = float(ratio[worst_at])
+    units = float(np.max(error / bound.unit_size))
+    passed = worst <= 1.0
+    message = (
+        f"max error {float(error.max()):.3g} = {units:.3g} {bound.unit}; worst element "
+        f"{tuple(int(i) for i in worst_at)}: error {float(error[worst_at]):.3g} is {worst:.2f} of its "
+        f"bound {float(bound.elementwise[worst_at]):.3g} [{bound.formula}]"
+    )
+    return Check(name, passed, message, worst, units, bound.unit, float(error.max()))
+
+
+def integer_agreement_check(name: str, a: np.ndarray, b: np.ndarray, max_steps: int = 1) -> Check:
+    """Two integer outputs of the same quantized model: both requantize the same exact int32
+    accumulator, each to within half a step, so they differ by at most one step."""
+    diff = np.abs(a.astype(np.int64) - b.astype(np.int64))
+    worst = int(diff.max()) if diff.size else 0
+    message = f"{worst} step(s) apart at most ({int((diff > 0).sum())} of {diff.size} elements differ; bound {max_steps})"
+    return Check(name, worst <= max_steps, message, worst / max_steps, float(worst), "step", None)

@@ -1,0 +1,188 @@
+"""pytest hooks and thin fixtures; the work happens in session.py and below."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pytest_litert import toolchain
+from pytest_litert.build import CellArtifact
+from pytest_litert.convert import ConversionError, MissingDependencyError
+from pytest_litert.evaluate import FAIL, FINDING, NOT_PRODUCED, Verdict
+from pytest_litert.flatbuffer import ModelInspection
+from pytest_litert.matrix import Cell
+from pytest_litert.report import CellSummary, counts, render_table
+from pytest_litert.session import TARGETS, Runner, Settings
+
+settings_key = pytest.StashKey[Settings]()
+runner_key = pytest.StashKey[Runner]()
+_SUMMARY_PROPERTY = "litert_summary"
+_LABEL_PROPERTY = "litert_cell"
+
+_OPTIONS = (
+    ("ops", "comma list of operators to test (default: all)"),
+    ("recipes", "comma list of recipes to test (default: all)"),
+    ("seed", "seed for weights, calibration and inputs (default: 0)"),
+    ("cache-dir", "directory of converted models; 'none' disables it (default: ~/.cache/pytest-litert/cells)"),
+    ("target", f"where LiteRT runs: {', '.join(TARGETS)} (default: host, a crash-isolated worker)"),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("litert", "LiteRT operator x quantization matrix")
+    for name, help_text in _OPTIONS:
+        flag, key = f"--litert-{name}", f"litert_{name.replace('-', '_')}"
+        group.addoption(flag, dest=key, default=None, metavar=name.upper().replace("-", "_"), help=help_text)
+        parser.addini(key, help_text, default=None)
+
+
+def _option(config: pytest.Config, key: str) -> str | None:
+    """The flag wins over the ini key."""
+    value = config.getoption(key)
+    if value is None:
+        value = config.getini(key)
+    return str(value) if value not in (None, "") else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "litert: a cell of the operator x quantization matrix (added by pytest-litert)"
+    )
+    try:
+        settings = Settings.from_strings(
+            *(_option(config, f"litert_{name}") for name in ("ops", "recipes", "seed", "cache_dir", "target"))
+        )
+    except ValueError as error:
+        raise pytest.UsageError(f"pytest-litert: {error} (see --litert-ops, --litert-recipes, "
+                                "--litert-seed, --litert-target)") from None
+    config.stash[settings_key] = settings
+    config.pluginmanager.register(MatrixSummary(settings), "litert-matrix-summary")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    runner = config.stash.get(runner_key, None)
+    if runner is not None:
+        runner.close()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    settings = config.stash[settings_key]
+    return [
+        f"litert: {toolchain.describe()}",
+        f"litert: seed {settings.seed}, target {settings.target}, cache {settings.cache_dir or 'off'}"
+        f" (reproduce with --litert-seed={settings.seed})",
+    ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "litert_cell" in metafunc.fixturenames:
+        cells = metafunc.config.stash[settings_key].cells()
+        metafunc.parametrize("litert_cell", cells, ids=[c.id for c in cells], scope="session")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        cell = callspec.params.get("litert_cell") if callspec is not None else None
+        if isinstance(cell, Cell):
+            item.add_marker(pytest.mark.litert)
+            item.user_properties.append((_LABEL_PROPERTY, cell.label))
+
+
+@pytest.fixture(scope="session")
+def litert_runner(pytestconfig: pytest.Config) -> Iterator[Runner]:
+    """Converts through the cache and runs cells on the selected target."""
+    runner = pytestconfig.stash.get(runner_key, None)
+    if runner is None:
+        runner = Runner(pytestconfig.stash[settings_key])
+        pytestconfig.stash[runner_key] = runner
+    yield runner
+
+
+@dataclasses.dataclass(frozen=True)
+class LitertModel:
+    """A converted cell: its .tflite bytes, what they contain, and the Keras reference."""
+
+    cell: Cell
+    artifact: CellArtifact
+
+    @property
+    def tflite(self) -> bytes:
+        return self.artifact.model
+
+    @property
+    def inspection(self) -> ModelInspection:
+        return self.artifact.inspect()
+
+
+@pytest.fixture(scope="session")
+def litert_model(litert_cell: Cell, litert_runner: Runner) -> LitertModel:
+    try:
+        return LitertModel(litert_cell, litert_runner.artifact(litert_cell))
+    except MissingDependencyError as error:
+        pytest.skip(str(error))
+    except ConversionError as error:
+        pytest.fail(f"{litert_cell.id}: conversion failed: {error}", pytrace=False)
+
+
+@pytest.fixture
+def litert_verdict(request: pytest.FixtureRequest, litert_model: LitertModel, litert_runner: Runner) -> Verdict:
+    """The judged cell; recorded for the summary table (also across xdist workers)."""
+    verdict = litert_runner.evaluate(litert_model.cell, litert_model.artifact)
+    summary = CellSummary.of(verdict)
+    request.node.user_properties.append((_SUMMARY_PROPERTY, json.dumps(summary.as_dict())))
+    return verdict
+
+
+def assert_verdict(verdict: Verdict) -> None:
+    """Map a verdict onto pytest outcomes: fail, skip (not produced), xfail (finding)."""
+    if verdict.status == FAIL:
+        pytest.fail(verdict.explain(), pytrace=False)
+    if verdict.status == NOT_PRODUCED or verdict.status == "skipped":
+        pytest.skip(verdict.reason)
+    if verdict.status == FINDING:
+        pytest.xfail(f"known finding: {verdict.reason}")
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """In -v, follow the outcome with the cell's seed-table row."""
+    label = next((str(v) for n, v in report.user_properties if n == _LABEL_PROPERTY), None)
+    if label is None or report.when != "call":
+        return None
+    if hasattr(report, "wasxfail"):
+        return "xfailed", "x", (f"XFAIL ({label})", {"yellow": True})
+    if report.passed:
+        return "passed", ".", (f"PASSED ({label})", {"green": True})
+    if report.skipped:
+        return "skipped", "s", (f"SKIPPED ({label})", {"yellow": True})
+    return "failed", "F", (f"FAILED ({label})", {"red": True})
+
+
+class MatrixSummary:
+    """Collects cell summaries from test reports (also those sent back by xdist workers)
+    and prints the op x recipe table at the end of the session."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.summaries: dict[str, CellSummary] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == _SUMMARY_PROPERTY and report.when == "call":
+                summary = CellSummary(**json.loads(str(value)))
+                self.summaries[summary.cell_id] = summary
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.summaries:
+            return
+        summaries = list(self.summaries.values())
+        terminalreporter.section("LiteRT operator x recipe matrix")
+        terminalreporter.write_line(
+            f"{toolchain.describe()}; seed {self.settings.seed}; target {self.settings.target}"
+        )
+        terminalreporter.write_line(render_table(summaries, self.settings.ops, self.settings.recipes))
+        terminalreporter.write_line(", ".join(f"{n} {s}" for s, n in sorted(counts(summaries).items())))

@@ -1,0 +1,1 @@
+"""Tests shipped with the plugin: `pytest --pyargs pytest_litert.suite` runs the matrix."""
