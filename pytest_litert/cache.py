@@ -75,8 +75,10 @@ class ConversionCache:
 
 def _read(entry: Path) -> CellArtifact:
     model = (entry / "model.tflite").read_bytes()
-    inspect_model(model)  # a truncated or corrupt model raises ModelFormatError here
     meta = json.loads((entry / "meta.json").read_text())
+    if hashlib.sha256(model).hexdigest() != meta["model_sha256"]:
+        raise ValueError("model.tflite does not match its recorded sha256 (truncated or edited)")
+    inspect_model(model)
     with np.load(entry / "reference.npz", allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
     draws = meta["draws"]
@@ -109,6 +111,7 @@ def _write(entry: Path, artifact: CellArtifact) -> None:
         meta = {
             "draws": len(artifact.reference_outputs),
             "input_names": sorted(artifact.model_inputs[0]),
+            "model_sha256": hashlib.sha256(artifact.model).hexdigest(),
             "toolchain": versions(),
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=1))

@@ -155,13 +155,16 @@ def _bound(cell: Cell, inspection: ModelInspection, artifact: CellArtifact,
     op = oracle.main_operator(cell, inspection)
     assert op is not None
     weights: TensorInfo = oracle.weight_tensor(inspection, op)
-    recipe = cell.recipe.name
-    if recipe in ("static_int8", "int16x8"):
+    # Judge the model that exists (a recipe that did not apply is the structure check's
+    # failure): integer graph inputs -> static bound, quantized weights -> dynamic bound.
+    data = inspection.tensors[oracle.data_input(cell, op)]
+    if data.dtype in ("INT8", "INT16"):
         return tolerance.static_bound(
-            terms, weights, inspection.tensors[oracle.data_input(cell, op)],
-            inspection.tensors[inspection.outputs[0]], reference.astype(np.float64),
-            weights_on_grid=not cell.op.constant_weights,
+            terms, weights, data, inspection.tensors[inspection.outputs[0]],
+            reference.astype(np.float64), weights_on_grid=not cell.op.constant_weights,
         )
-    if recipe in ("dynamic_int8", "int4"):
+    if weights.scales:
         return tolerance.dynamic_bound(terms, weights, float(np.abs(float_in["x"]).max()))
-    return tolerance.float_bound(terms, fp16_weights=recipe == "fp16", fp16_arithmetic=mode == "fp16")
+    return tolerance.float_bound(
+        terms, fp16_weights=weights.dtype == "FLOAT16", fp16_arithmetic=mode == "fp16"
+    )

@@ -7,6 +7,7 @@ emulated target never import TensorFlow.
 from __future__ import annotations
 
 import dataclasses
+import struct
 from typing import Any
 
 import numpy as np
@@ -101,7 +102,7 @@ def inspect_model(model: bytes) -> ModelInspection:
     try:
         root = schema.ModelT.InitFromPackedBuf(bytearray(model), 0)
         return _summarise(root, len(model))
-    except (IndexError, ValueError, TypeError, AttributeError, UnicodeDecodeError) as error:
+    except (IndexError, ValueError, TypeError, AttributeError, UnicodeDecodeError, struct.error) as error:
         raise ModelFormatError(f"corrupt .tflite model: {type(error).__name__}: {error}") from error
 
 

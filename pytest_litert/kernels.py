@@ -30,6 +30,8 @@ _SYMBOL = struct.Struct("<IBBHQQ")
 # ("Trace N: 0xADDR [...]"). One regex over bytes keeps a 20 MB log under a second.
 _BLOCK_PC = re.compile(rb"(?:IN:[^\n]*\n|Trace \d+: )0x([0-9a-fA-F]+)")
 
+_SIZE_QUERY = re.compile(r"_get_[a-z]+$")
+
 KERNEL_CLASSES = (
     "kleidiai-sme2",
     "kleidiai",
@@ -171,12 +173,11 @@ def classify(name: str) -> str | None:
 
 
 def is_sme2_kernel(name: str) -> bool:
-    """An SME2 compute kernel: KleidiAI's `kai_*sme2*` (not its `kai_get_*` size queries,
-    which XNNPACK may call while planning) or an XNNPACK `*sme2*` micro-kernel."""
-    family = classify(name)
-    if family == "kleidiai-sme2":
-        return not name.startswith("kai_get_")
-    return family == "xnnpack-sme2"
+    """An SME2 compute kernel: KleidiAI's `kai_*sme2*` or an XNNPACK `*sme2*` micro-kernel,
+    not their size queries (`kai_get_*`, `*_get_mr`), which run while planning."""
+    if classify(name) not in ("kleidiai-sme2", "xnnpack-sme2"):
+        return False
+    return not name.startswith("kai_get_") and not _SIZE_QUERY.search(name)
 
 
 def kernels_of(functions: Iterable[str]) -> list[str]:
