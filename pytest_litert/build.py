@@ -14,8 +14,7 @@ import dataclasses
 import numpy as np
 
 from pytest_litert.flatbuffer import ModelInspection, inspect_model
-from pytest_litert.keras_models import Arrays, LayerWeights, build_model, keras_outputs
-from pytest_litert.keras_models import random_inputs, random_weights
+from pytest_litert.keras_models import Arrays, LayerWeights, build_model, keras_outputs, random_inputs, random_weights
 from pytest_litert.matrix import Cell
 
 CALIBRATION_SAMPLES = 32
@@ -38,7 +37,7 @@ class CellArtifact:
 
 def build_artifact(cell: Cell, seed: int) -> CellArtifact:
     """Build, convert and run the Keras reference; raises convert.ConversionError."""
-    from pytest_litert.convert import convert  # noqa: PLC0415 - imports TensorFlow
+    from pytest_litert.convert import convert
 
     rng = np.random.default_rng([seed, _stable_hash(cell.id)])
     weights = random_weights(cell.op, cell.shape, rng)

@@ -102,12 +102,12 @@ def _write(entry: Path, artifact: CellArtifact) -> None:
         if artifact.weights.bias is not None:
             arrays["bias"] = artifact.weights.bias
         for i, (model_in, float_in, out) in enumerate(
-            zip(artifact.model_inputs, artifact.float_inputs, artifact.reference_outputs)
+            zip(artifact.model_inputs, artifact.float_inputs, artifact.reference_outputs, strict=True)
         ):
             arrays.update({f"model_input_{i}_{n}": v for n, v in model_in.items()})
             arrays.update({f"float_input_{i}_{n}": v for n, v in float_in.items()})
             arrays[f"reference_{i}"] = out
-        np.savez(staging / "reference.npz", **arrays)
+        np.savez(staging / "reference.npz", **arrays)  # type: ignore[arg-type]  # numpy stub
         meta = {
             "draws": len(artifact.reference_outputs),
             "input_names": sorted(artifact.model_inputs[0]),

@@ -31,14 +31,14 @@ def convert(model: Any, recipe: str, calibration: list[Arrays]) -> bytes:
     if recipe == "int4":
         return _quantize_int4(convert(model, "fp32", calibration))
     import_keras()
-    import tensorflow as tf  # noqa: PLC0415 - lazy on purpose
+    import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     _RECIPES[recipe](tf, converter, calibration)
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # Keras 3 prints "Saved artifact at"
             return bytes(converter.convert())
-    except Exception as error:  # noqa: BLE001 - the converter raises many types
+    except Exception as error:
         raise ConversionError(f"{recipe}: {type(error).__name__}: {error}") from error
 
 
@@ -87,7 +87,7 @@ def _by_name(calibration: list[Arrays]) -> Callable[[], Iterator[Arrays]]:
 
 def _quantize_int4(float_model: bytes) -> bytes:
     try:
-        from ai_edge_quantizer import quantizer, recipe  # noqa: PLC0415
+        from ai_edge_quantizer import quantizer, recipe
     except ImportError as error:
         raise MissingDependencyError(
             "the int4 recipe needs ai-edge-quantizer: pip install 'pytest-litert[int4]'"
@@ -96,7 +96,7 @@ def _quantize_int4(float_model: bytes) -> bytes:
         with contextlib.redirect_stdout(io.StringIO()):
             engine = quantizer.Quantizer(float_model, recipe.dynamic_wi4_afp32())
             result = engine.quantize(enable_progress_report=False)
-    except Exception as error:  # noqa: BLE001 - the quantizer raises many types
+    except Exception as error:
         raise ConversionError(f"int4: {type(error).__name__}: {error}") from error
     if result.quantized_model is None:
         raise ConversionError("int4: ai-edge-quantizer returned no model")

@@ -74,8 +74,8 @@ def evaluate_cell(cell: Cell, artifact: CellArtifact, target: Target) -> Verdict
         finding = next((f for f in cell.findings if _explains(f, check)), None)
         if finding is not None:
             explained.add(finding)
-            check = dataclasses.replace(check, passed=True, message=f"known finding: {check.message}")
-        checks.append(check)
+        checks.append(check if finding is None else dataclasses.replace(
+            check, passed=True, message=f"known finding: {check.message}"))
     bad = [c for c in checks if not c.passed]
     if bad:
         reason = "; ".join(f"{c.name}: {c.message}" for c in bad)
@@ -108,7 +108,7 @@ def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
     per_mode: dict[str, list[Check]] = {mode: [] for mode in modes}
     agreement: list[Check] = []
     for model_in, float_in, reference in zip(
-        artifact.model_inputs, artifact.float_inputs, artifact.reference_outputs
+        artifact.model_inputs, artifact.float_inputs, artifact.reference_outputs, strict=True
     ):
         raw: dict[str, np.ndarray] = {}
         for mode in modes:

@@ -140,7 +140,7 @@ def _summarise(root: Any, size: int) -> ModelInspection:
 
 def _op_code_name(code: Any) -> str:
     value = max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
-    return _OP_NAMES.get(value, f"UNKNOWN_{value}")
+    return str(_OP_NAMES.get(value, f"UNKNOWN_{value}"))
 
 
 def _tensor_info(index: int, tensor: Any, buffers: list[bytes]) -> TensorInfo:

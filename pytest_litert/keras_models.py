@@ -29,7 +29,7 @@ def import_keras() -> Any:
     """Import Keras with TensorFlow's start-up noise silenced (see DESIGN.md)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    import keras  # noqa: PLC0415 - lazy on purpose
+    import keras
 
     return keras
 
@@ -95,7 +95,7 @@ def _make_layer(keras: Any, op: OpSpec, shape: LayerShape) -> Any:
 
 
 def _matmul_layer(keras: Any) -> Any:
-    class MatMul(keras.layers.Layer):  # type: ignore[misc, name-defined]
+    class MatMul(keras.layers.Layer):  # type: ignore[misc]
         def call(self, lhs: Any, rhs: Any) -> Any:
             return keras.ops.matmul(lhs, rhs)
 
@@ -105,7 +105,7 @@ def _matmul_layer(keras: Any) -> Any:
 def _constant_matmul_layer(keras: Any, rhs_shape: tuple[int, ...]) -> Any:
     """A 3-D constant right-hand side: a 2-D one would become FULLY_CONNECTED."""
 
-    class ConstantMatMul(keras.layers.Layer):  # type: ignore[misc, name-defined]
+    class ConstantMatMul(keras.layers.Layer):  # type: ignore[misc]
         def build(self, input_shape: Any) -> None:
             self.rhs = self.add_weight(shape=rhs_shape, trainable=False, name="rhs")
 

@@ -205,7 +205,7 @@ def all_cells() -> list[Cell]:
 def parse_names(value: str | Iterable[str] | None, valid: Iterable[str], what: str) -> list[str]:
     """Split a comma list and check every name; ValueError names the valid values."""
     valid = list(valid)
-    if value is None or value == "" or value == "all":
+    if value is None or value in {"", "all"}:
         return valid
     names = [v.strip() for v in (value.split(",") if isinstance(value, str) else value)]
     names = [name for name in names if name]

@@ -17,7 +17,7 @@ def apply(op: OpSpec, shape: LayerShape, x: np.ndarray, w: np.ndarray) -> np.nda
     x = np.asarray(x, np.float64)
     w = np.asarray(w, np.float64)
     if op.name == "fully_connected" or op.name.startswith("batch_matmul"):
-        return np.matmul(x, w)
+        return np.asarray(np.matmul(x, w))
     if op.name == "transpose_conv":
         return transpose_conv2d(x, w, shape.stride, shape.padding)
     return conv2d(x, w, shape.stride, shape.dilation, shape.padding)

@@ -54,7 +54,7 @@ class OpSpec:
         if self.name == "fully_connected":
             return {"x": (shape.m, shape.k)}
         if self.name.startswith("batch_matmul"):
-            lhs = {"x": (shape.batch, shape.m, shape.k)}
+            lhs: dict[str, tuple[int, ...]] = {"x": (shape.batch, shape.m, shape.k)}
             if self.constant_weights:
                 return lhs
             return {**lhs, "y": (shape.batch, shape.k, shape.n)}

@@ -129,5 +129,6 @@ def integer_agreement_check(name: str, a: np.ndarray, b: np.ndarray, max_steps: 
     accumulator, each to within half a step, so they differ by at most one step."""
     diff = np.abs(a.astype(np.int64) - b.astype(np.int64))
     worst = int(diff.max()) if diff.size else 0
-    message = f"{worst} step(s) apart at most ({int((diff > 0).sum())} of {diff.size} elements differ; bound {max_steps})"
+    differing = int((diff > 0).sum())
+    message = f"{worst} step(s) apart at most ({differing} of {diff.size} elements differ; bound {max_steps})"
     return Check(name, worst <= max_steps, message, worst / max_steps, float(worst), "step", None)

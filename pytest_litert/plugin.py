@@ -142,7 +142,7 @@ def assert_verdict(verdict: Verdict) -> None:
     """Map a verdict onto pytest outcomes: fail, skip (not produced), xfail (finding)."""
     if verdict.status == FAIL:
         pytest.fail(verdict.explain(), pytrace=False)
-    if verdict.status == NOT_PRODUCED or verdict.status == "skipped":
+    if verdict.status in {NOT_PRODUCED, "skipped"}:
         pytest.skip(verdict.reason)
     if verdict.status == FINDING:
         pytest.xfail(f"known finding: {verdict.reason}")

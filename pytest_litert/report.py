@@ -47,7 +47,7 @@ def render_table(summaries: Iterable[CellSummary], ops: Iterable[str], recipes: 
     for op in ops:
         rows.append([op] + [by_id[f"{op}-{r}"].text() if f"{op}-{r}" in by_id else "-" for r in recipes])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     judged = [s for s in by_id.values() if s.worst is not None]
     if judged:

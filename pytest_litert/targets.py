@@ -58,7 +58,7 @@ class InProcessTarget:
     def run(self, model: bytes, inputs: dict[str, np.ndarray], mode: str) -> RunResult:
         try:
             outputs, facts = runtime.execute(model, inputs, mode)
-        except Exception as error:  # noqa: BLE001 - LiteRT raises RuntimeError/ValueError
+        except Exception as error:
             raise TargetError(f"{type(error).__name__}: {error}") from error
         return RunResult(outputs, facts)
 

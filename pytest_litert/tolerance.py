@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from pytest_litert.flatbuffer import ModelInspection, TensorInfo
+from pytest_litert.flatbuffer import TensorInfo
 from pytest_litert.matrix import Cell
 from pytest_litert.numpy_ops import apply
 

@@ -26,7 +26,7 @@ def test_second_get_converts_nothing(tmp_path: Path) -> None:
     first = ConversionCache(tmp_path).get(CELL, 0, build_artifact)
     again = ConversionCache(tmp_path).get(CELL, 0, refuse_to_build)
     assert again.model == first.model
-    assert all((a == b).all() for a, b in zip(again.reference_outputs, first.reference_outputs))
+    assert all((a == b).all() for a, b in zip(again.reference_outputs, first.reference_outputs, strict=True))
 
 
 def test_key_depends_on_seed_and_shape() -> None:
