@@ -112,7 +112,7 @@ def _describe(name: str, cell: Cell, inspection: Any, error: str) -> dict[str, A
         "recipe": cell.recipe.name,
         "seed_table_row": str(cell.seed_row) if cell.seed_row else None,
         "kleidiai_sme2": cell.sme2,
-        "shape": cell.shape.as_dict(),
+        "shape": {name: cell.shape.as_dict()[name] for name in cell.op.fields},
         "not_produced": cell.not_produced,
         "findings": [f.text for f in cell.findings],
         "error": error,
