@@ -50,6 +50,7 @@ class EmulatorSetupError(RuntimeError):
     def __init__(self, step: str, problem: str, fix: str) -> None:
         super().__init__(f"emulator setup, step '{step}': {problem}\n  fix: {fix}")
         self.step = step
+        self.problem = problem
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,9 +105,7 @@ def find(cache_dir: Path | None = None) -> EmulatorPaths | None:
     return paths if ready else None
 
 
-def setup(
-    cache_dir: Path | None = None, progress: Progress = print, *, mirror: str | None = None
-) -> EmulatorPaths:
+def setup(cache_dir: Path | None = None, progress: Progress = print, *, mirror: str | None = None) -> EmulatorPaths:
     """Run every missing step; raises EmulatorSetupError naming the step that failed."""
     paths = EmulatorPaths.under(cache_dir or default_cache_dir())
     paths.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -197,20 +196,26 @@ class _PrivateApt:
 
     def __init__(self, root: Path, mirror: str) -> None:
         self.root = root
-        for sub in ("etc/sources.list.d", "etc/preferences.d", "etc/apt.conf.d",
-                    "lists/partial", "cache/archives/partial", "debs"):
+        for (
+            sub
+        ) in "etc/sources.list.d etc/preferences.d etc/apt.conf.d lists/partial cache/archives/partial debs".split():
             (root / sub).mkdir(parents=True, exist_ok=True)
         self.mirror = mirror
         arch = _run("qemu", ["dpkg", "--print-architecture"], "run on Debian or Ubuntu").strip()
         settings = {
-            "Dir::Etc": root / "etc", "Dir::Etc::SourceList": "/dev/null",
+            "Dir::Etc": root / "etc",
+            "Dir::Etc::SourceList": "/dev/null",
             "Dir::Etc::SourceParts": root / "etc/sources.list.d",
             "Dir::Etc::Preferences": "/dev/null",
             "Dir::Etc::PreferencesParts": root / "etc/preferences.d",
-            "Dir::Etc::Parts": root / "etc/apt.conf.d", "Dir::State": root,
-            "Dir::State::Lists": root / "lists", "Dir::State::status": "/dev/null",
-            "Dir::Cache": root / "cache", "APT::Architecture": arch,
-            "APT::Architectures": arch, "Acquire::Languages": "none",
+            "Dir::Etc::Parts": root / "etc/apt.conf.d",
+            "Dir::State": root,
+            "Dir::State::Lists": root / "lists",
+            "Dir::State::status": "/dev/null",
+            "Dir::Cache": root / "cache",
+            "APT::Architecture": arch,
+            "APT::Architectures": arch,
+            "Acquire::Languages": "none",
             "APT::Sandbox::User": "root" if os.geteuid() == 0 else "",
         }
         config = "".join(f'{key} "{value}";\n' for key, value in settings.items() if value != "")
@@ -227,7 +232,11 @@ class _PrivateApt:
         (self.root / "etc/sources.list.d/qemu.sources").write_text(
             f"Types: deb\nURIs: {self.mirror}\nSuites: {suite}\nComponents: main\n{signed}"
         )
-        self.apt("update")
+        output = self.apt("update")
+        errors = [line.strip() for line in output.splitlines() if line.startswith(("Err:", "  "))]
+        if any(line.startswith("Err:") for line in errors):  # apt-get exits 0 on fetch errors
+            fix = "check the network and the mirror (--mirror URI)"
+            raise EmulatorSetupError("qemu", f"apt-get update failed: {' '.join(errors)[:300]}", fix)
 
     def offers(self, suite: str) -> list[str]:
         table = _run("qemu", ["apt-cache", "madison", "qemu-user"], "rerun setup", env=self.env)
@@ -249,7 +258,7 @@ def _find_qemu_package(apt: _PrivateApt, progress: Progress) -> tuple[str, str]:
         try:
             apt.update(suite)
         except EmulatorSetupError as error:
-            seen.append(f"{suite}: {str(error).splitlines()[-2].strip()}")
+            seen.append(f"{suite}: {error.problem}")
             continue
         versions = apt.offers(suite)
         for version in versions:
@@ -257,7 +266,8 @@ def _find_qemu_package(apt: _PrivateApt, progress: Progress) -> tuple[str, str]:
                 return suite, version
         seen.append(f"{suite}: qemu-user {', '.join(versions) or 'absent'}")
     raise EmulatorSetupError(
-        "qemu", f"no qemu-user >= {MIN_QEMU[0]}.{MIN_QEMU[1]} found: " + "; ".join(seen),
+        "qemu",
+        f"no qemu-user >= {MIN_QEMU[0]}.{MIN_QEMU[1]} found: " + "; ".join(seen),
         "pass --mirror with a Debian mirror that carries trixie-backports or sid",
     )
 
@@ -305,10 +315,15 @@ def _rootfs_step(paths: EmulatorPaths, progress: Progress, mirror: str | None) -
     shutil.rmtree(staging, ignore_errors=True)
     shutil.rmtree(paths.rootfs, ignore_errors=True)  # a rootfs without python is unfinished
     progress(f"rootfs: mmdebstrap {ROOTFS_SUITE} arm64 ({', '.join(ROOTFS_PACKAGES)})")
-    command = [tool, "--variant=extract", "--arch=arm64", f"--include={','.join(ROOTFS_PACKAGES)}",
-               ROOTFS_SUITE, str(staging), debian_mirror(mirror)]
-    _run("rootfs", command, "see mmdebstrap's message above; as non-root it needs user "
-         "namespaces (sysctl kernel.unprivileged_userns_clone=1) or run setup as root")
+    include = ",".join(ROOTFS_PACKAGES)
+    command = [tool, "--variant=extract", "--arch=arm64", f"--include={include}", ROOTFS_SUITE,
+               str(staging), debian_mirror(mirror)]  # fmt: skip
+    _run(
+        "rootfs",
+        command,
+        "see mmdebstrap's message above; as non-root it needs user "
+        "namespaces (sysctl kernel.unprivileged_userns_clone=1) or run setup as root",
+    )
     staging.rename(paths.rootfs)
     progress(f"rootfs: {paths.rootfs}")
 
@@ -318,11 +333,16 @@ def _ensure_mmdebstrap(progress: Progress) -> str:
     if tool:
         return tool
     if os.geteuid() != 0:
-        raise EmulatorSetupError("rootfs", "mmdebstrap is not installed",
-                                 "sudo apt-get install mmdebstrap, then rerun setup")
+        raise EmulatorSetupError(
+            "rootfs", "mmdebstrap is not installed", "sudo apt-get install mmdebstrap, then rerun setup"
+        )
     progress("rootfs: installing mmdebstrap with apt-get (once, system-wide)")
-    _run("rootfs", ["apt-get", "install", "-y", "-q", "mmdebstrap"],
-         "apt-get install mmdebstrap by hand", env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    _run(
+        "rootfs",
+        ["apt-get", "install", "-y", "-q", "mmdebstrap"],
+        "apt-get install mmdebstrap by hand",
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
     return shutil.which("mmdebstrap") or "mmdebstrap"
 
 
@@ -345,9 +365,9 @@ def _site_step(paths: EmulatorPaths, progress: Progress) -> None:
     staging = paths.site.with_name("site.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     progress(f"wheels: pip install {requirement} numpy for {WHEEL_PLATFORM}, cp311")
-    command = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-               "--target", str(staging), "--platform", WHEEL_PLATFORM, "--only-binary=:all:",
-               "--python-version", "3.11", "--implementation", "cp", requirement, "numpy"]
+    options = "--disable-pip-version-check --only-binary=:all: --implementation cp --python-version 3.11"
+    command = [sys.executable, "-m", "pip", "install", "-q", *options.split(), "--platform", WHEEL_PLATFORM,
+               "--target", str(staging), requirement, "numpy"]  # fmt: skip
     _run("wheels", command, f"check that PyPI serves {requirement} for {WHEEL_PLATFORM}")
     shutil.rmtree(paths.site, ignore_errors=True)
     (paths.cache_dir / "verified").unlink(missing_ok=True)
@@ -378,7 +398,11 @@ def _verify_step(paths: EmulatorPaths, progress: Progress) -> None:
 
 
 def _run(
-    step: str, command: Sequence[str], fix: str, *, env: dict[str, str] | None = None,
+    step: str,
+    command: Sequence[str],
+    fix: str,
+    *,
+    env: dict[str, str] | None = None,
     cwd: Path | None = None,
 ) -> str:
     """Run a tool; its failure becomes an EmulatorSetupError with the tool's last words."""
@@ -388,26 +412,26 @@ def _run(
         raise EmulatorSetupError(step, f"cannot run {command[0]}: {error}", fix) from error
     if done.returncode != 0:
         tail = "\n    ".join((done.stderr or done.stdout).strip().splitlines()[-8:])
-        raise EmulatorSetupError(
-            step, f"{Path(command[0]).name} exited {done.returncode}:\n    {tail}", fix
-        )
+        raise EmulatorSetupError(step, f"{Path(command[0]).name} exited {done.returncode}:\n    {tail}", fix)
     return done.stdout
 
 
 def main(argv: list[str] | None = None) -> int:
     """`pytest-litert emulator setup|status [--cache-dir DIR] [--mirror URI]`."""
-    parser = argparse.ArgumentParser(prog="pytest-litert emulator",
-                                     description="the emulated SME2 target (QEMU user mode)")
+    parser = argparse.ArgumentParser(
+        prog="pytest-litert emulator", description="the emulated SME2 target (QEMU user mode)"
+    )
     parser.add_argument("action", choices=("setup", "status"))
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help=f"where to keep it (default: {default_cache_dir()}; ${CACHE_ENV})")
-    parser.add_argument("--mirror", default=None,
-                        help=f"Debian mirror URI (default: from /etc/apt; ${MIRROR_ENV})")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=None, help=f"where to keep it (default: {default_cache_dir()}; ${CACHE_ENV})"
+    )
+    parser.add_argument("--mirror", default=None, help=f"Debian mirror URI (default: from /etc/apt; ${MIRROR_ENV})")
     args = parser.parse_args(argv)
     if args.action == "status":
         found = find(args.cache_dir)
-        print(f"emulator ready: {found.cache_dir}" if found else "emulator not set up: "
-              "run `pytest-litert emulator setup`")
+        print(
+            f"emulator ready: {found.cache_dir}" if found else "emulator not set up: run `pytest-litert emulator setup`"
+        )
         return 0 if found else 1
     try:
         setup(args.cache_dir, mirror=args.mirror)

@@ -96,9 +96,7 @@ def read_function_symbols(path: Path) -> list[Symbol]:
         raise SymbolTableError(f"{path}: not a 64-bit little-endian ELF file")
     shoff = struct.unpack_from("<Q", data, 0x28)[0]
     shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
-    sections = [
-        _SECTION_HEADER.unpack_from(data, shoff + index * shentsize) for index in range(shnum)
-    ]
+    sections = [_SECTION_HEADER.unpack_from(data, shoff + index * shentsize) for index in range(shnum)]
     symbols: list[Symbol] = []
     for header in sections:
         if header[1] != _SHT_SYMTAB:

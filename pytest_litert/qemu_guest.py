@@ -1,6 +1,7 @@
 """Guest-side start script of the emulated worker: runtime.py plus two QEMU-only duties.
 
-Run inside QEMU user mode as `python3.11 qemu_guest.py /path/to/runtime.py`. Standard
+Run inside QEMU user mode as `python3.11 qemu_guest.py /path/to/runtime.py [--keep-translations]`
+(the flag, for runs without kernel capture, skips duty 1). Standard
 library only, like runtime.py, which it loads by path and serves unchanged, except that
 before each request it:
 
@@ -19,14 +20,13 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import sys
-from types import ModuleType
 from typing import Any
 
 _AT_HWCAP2 = 26
 _PROT_READ, _PROT_WRITE, _PROT_EXEC = 1, 2, 4
 
 
-def _load_runtime(path: str) -> ModuleType:
+def _load_runtime(path: str) -> Any:
     spec = importlib.util.spec_from_file_location("runtime", path)
     if spec is None or spec.loader is None:
         raise SystemExit(f"cannot load the worker from {path}")
@@ -61,9 +61,10 @@ def forget_translations(libc: Any) -> list[str]:
     failures = []
     for start, end in litert_code_ranges():
         writable = _PROT_READ | _PROT_WRITE | _PROT_EXEC
-        if libc.mprotect(start, end - start, writable) != 0 or libc.mprotect(
-            start, end - start, _PROT_READ | _PROT_EXEC
-        ) != 0:
+        if (
+            libc.mprotect(start, end - start, writable) != 0
+            or libc.mprotect(start, end - start, _PROT_READ | _PROT_EXEC) != 0
+        ):
             failures.append(f"mprotect {start:#x}: errno {ctypes.get_errno()}")
     return failures
 
@@ -86,11 +87,12 @@ def main(argv: list[str]) -> None:
     libc = _libc()
     cpu = cpu_facts(libc)
     execute = runtime.execute
+    reset = "--keep-translations" not in argv[2:]
 
     def execute_logged(model: bytes, inputs: Any, mode: str) -> tuple[Any, dict[str, Any]]:
-        failures = forget_translations(libc)
+        failures = forget_translations(libc) if reset else []
         outputs, facts = execute(model, inputs, mode)
-        facts.update(cpu, translations_reset=not failures, translation_errors=failures)
+        facts.update(cpu, translations_reset=reset and not failures, translation_errors=failures)
         return outputs, facts
 
     runtime.execute = execute_logged

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_litert import kernels, runtime
+from pytest_litert import kernels, runtime, sme2
 from pytest_litert.emulator import EmulatorPaths
 from pytest_litert.targets import RunResult, WorkerTarget
 
@@ -52,12 +52,18 @@ def target_name(*, sme: bool = True, svl: int | None = None) -> str:
     return "qemu-sme2" if svl is None else f"qemu-sme2-svl{svl}"
 
 
-def worker_command(paths: EmulatorPaths, cpu: str, log: Path | None) -> list[str]:
-    """qemu-aarch64 ... python3.11 qemu_guest.py runtime.py, all host paths."""
+def guest_python(paths: EmulatorPaths, cpu: str, log: Path | None = None) -> list[str]:
+    """`qemu-aarch64 -cpu CPU -L ROOTFS [-d in_asm -D LOG] python3.11`, all host paths."""
     command = [str(paths.qemu), "-cpu", cpu, "-L", str(paths.rootfs)]
     if log is not None:
         command += ["-d", "in_asm", "-D", str(log)]
-    return [*command, str(paths.python), str(_GUEST_SCRIPT), str(_RUNTIME_SCRIPT)]
+    return [*command, str(paths.python)]
+
+
+def worker_command(paths: EmulatorPaths, cpu: str, log: Path | None) -> list[str]:
+    """The guest Python running qemu_guest.py, which serves runtime.py (host paths)."""
+    command = [*guest_python(paths, cpu, log), str(_GUEST_SCRIPT), str(_RUNTIME_SCRIPT)]
+    return command if log is not None else [*command, "--keep-translations"]
 
 
 def guest_environment(paths: EmulatorPaths) -> dict[str, str]:
@@ -94,9 +100,7 @@ class QemuTarget(WorkerTarget):
         self.log = self._log_dir / "qemu.log" if capture_kernels else None
         self._pid: int | None = None
         command = worker_command(paths, self.cpu, self.log)
-        super().__init__(
-            target_name(sme=sme, svl=svl), command, timeout=timeout, env=guest_environment(paths)
-        )
+        super().__init__(target_name(sme=sme, svl=svl), command, timeout=timeout, env=guest_environment(paths))
 
     def run(self, model: bytes, inputs: dict[str, np.ndarray], mode: str) -> RunResult:
         start = self._log_size()
@@ -111,19 +115,24 @@ class QemuTarget(WorkerTarget):
             super().close()  # the next run starts a fresh worker and an empty log
         return RunResult(result.outputs, facts)
 
+    def sme2_status(self) -> sme2.Sme2Status:
+        """This target's SME2 status from a one-shot guest probe (~1 s, no LiteRT import)."""
+        return sme2.emulated_status(guest_python(self.paths, self.cpu), self.paths.library, self.name)
+
     def _kernel_facts(self, start: int, end: int, facts: dict[str, object]) -> dict[str, object]:
         assert self.log is not None
         with self.log.open("rb") as log:
             log.seek(start)
             segment = log.read(max(0, end - start))
         libraries = facts.get("libraries")
-        executed = kernels.executed_functions(
-            segment, libraries if isinstance(libraries, dict) else {}
-        )
+        executed = kernels.executed_functions(segment, libraries if isinstance(libraries, dict) else {})
         return {
             "kernels": kernels.kernels_of(executed),
             "sme2_kernels": kernels.sme2_kernels_of(executed),
             "functions_executed": len(executed),
+            # False only if the guest could not make QEMU forget earlier translations:
+            # then kernels that already ran in this worker may be missing from the list.
+            "kernels_complete": start == 0 or bool(facts.get("translations_reset")),
             "log_bytes": len(segment),
             "cpu_model": self.cpu,
         }

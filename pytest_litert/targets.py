@@ -9,6 +9,7 @@ command prefix.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import signal
 import subprocess
@@ -77,6 +78,8 @@ class WorkerTarget:
         self.timeout = timeout
         self.env = env
         self._process: subprocess.Popen[bytes] | None = None
+        self._stderr_tail: collections.deque[bytes] = collections.deque(maxlen=200)
+        self._drainer: threading.Thread | None = None
 
     def run(self, model: bytes, inputs: dict[str, np.ndarray], mode: str) -> RunResult:
         process = self._ensure_started()
@@ -113,6 +116,13 @@ class WorkerTarget:
                 stderr=subprocess.PIPE,
                 env=self.env,
             )
+            # Drain stderr continuously: LiteRT logs ~2 KB per CompiledModel run, and a
+            # full pipe would block the worker (seen as a "hang" after ~30 fp16 runs).
+            self._stderr_tail = collections.deque(maxlen=200)
+            self._drainer = threading.Thread(
+                target=_drain, args=(self._process.stderr, self._stderr_tail), daemon=True
+            )
+            self._drainer.start()
         return self._process
 
     def _crash(self, what: str) -> TargetCrash:
@@ -125,7 +135,9 @@ class WorkerTarget:
         except subprocess.TimeoutExpired:
             process.kill()
             code = process.wait()
-        stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+        if self._drainer is not None:
+            self._drainer.join(timeout=5)  # the dead worker's last words
+        stderr = b"".join(self._stderr_tail).decode(errors="replace")
         cause = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         tail = "\n".join(stderr.strip().splitlines()[-15:])
         return TargetCrash(f"{self.name} worker crashed ({cause}): {what}\n{tail}".rstrip())
@@ -143,6 +155,13 @@ class WorkerTarget:
             except subprocess.TimeoutExpired:
                 self._process.kill()
             self._process = None
+
+
+def _drain(stream: IO[bytes] | None, tail: collections.deque[bytes]) -> None:
+    if stream is None:
+        return
+    for line in iter(stream.readline, b""):
+        tail.append(line)
 
 
 def _safe_read(stream: IO[bytes]) -> tuple[dict[str, Any], list[bytes]] | str:

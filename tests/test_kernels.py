@@ -1,0 +1,122 @@
+"""Mapping a QEMU translation log to function names, on a synthetic log and symbol table."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from pytest_litert import kernels
+from pytest_litert.kernels import Symbol, SymbolTable
+
+LIBRARY = "/fake/site/ai_edge_litert/libpywrap_litert_common.so"
+BASE = 0x7F00_0000_0000
+
+FAKE_SYMBOLS = [
+    Symbol("_ZN6tflite3ops7builtin15fully_connected4EvalEP13TfLiteContextP10TfLiteNode", 0x1000, 0x100),
+    Symbol("kai_run_matmul_clamp_f32_f32p2vlx1_f32p2vlx1biasf32_sme2_mopa", 0x2000, 0x200),
+    Symbol("kai_get_mr_matmul_clamp_f32_f32p2vlx1_f32p2vlx1biasf32_sme2_mopa", 0x2200, 0x20),
+    Symbol("xnn_pf32_gemm_minmax_ukernel_32x32__neonsme2", 0x3000, 0x100),
+    Symbol("xnn_pf32_gemm_minmax_ukernel_32x32__neonsme2_get_mr", 0x3100, 0x10),
+    Symbol("xnn_f32_gemm_minmax_ukernel_7x8__asm_aarch64_neonfma_ld128_2", 0x4000, 0x100),
+    Symbol("_ZN6tflite13reference_ops15FullyConnectedERKNS_20FullyConnectedParamsE", 0x5000, 0x80),
+    Symbol("no_size_label", 0x6000, 0),
+    Symbol("after_label", 0x6100, 0x10),
+]
+
+
+def fake_table(path: str) -> SymbolTable:
+    assert path == LIBRARY
+    return SymbolTable.from_symbols(FAKE_SYMBOLS)
+
+
+def in_asm_block(address: int, name: str = "") -> str:
+    """One block as `qemu -d in_asm` writes it."""
+    return (
+        "----------------\n"
+        f"IN: {name}\n"
+        f"0x{address:016x}:  d503245f  bti      c\n"
+        f"0x{address + 4:016x}:  a9bf7bfd  stp      x29, x30, [sp, #-0x10]!\n\n"
+    )
+
+
+FAKE_LOG = "".join(
+    [
+        in_asm_block(0x5555_0000_1000, "main"),  # the Python binary: outside the library
+        in_asm_block(BASE + 0x1000 + 0x40),  # fully_connected Eval
+        in_asm_block(BASE + 0x2000),  # the SME2 KleidiAI kernel
+        in_asm_block(BASE + 0x2000 + 0x1F0),
+        in_asm_block(BASE + 0x2200),  # its size query
+        in_asm_block(BASE + 0x3100),  # XNNPACK's size query
+        in_asm_block(BASE + 0x6080),  # inside a zero-sized symbol, up to the next one
+        in_asm_block(BASE + 0x9000),  # inside the library's range, no symbol
+    ]
+).encode()
+
+
+def test_block_addresses_of_in_asm_and_exec_logs() -> None:
+    exec_log = b"Trace 0: 0x7f69b6600100 [80081009331/00007f69c00dae40/00000001/00000200] \n"
+    assert kernels.block_addresses(exec_log) == {0x7F69B6600100}
+    addresses = kernels.block_addresses(FAKE_LOG)
+    assert BASE + 0x2000 in addresses and BASE + 0x2004 not in addresses  # block starts only
+
+
+def test_symbol_lookup_bounds() -> None:
+    table = SymbolTable.from_symbols(FAKE_SYMBOLS)
+    assert table.lookup(0x2000) == FAKE_SYMBOLS[1].name
+    assert table.lookup(0x21FF) == FAKE_SYMBOLS[1].name
+    assert table.lookup(0x0FFF) is None
+    assert table.lookup(0x6080) == "no_size_label"
+    assert table.lookup(0x9000) is None
+
+
+def test_executed_functions_from_log() -> None:
+    executed = kernels.executed_functions(FAKE_LOG, {LIBRARY: BASE}, tables=fake_table)
+    assert executed == {
+        FAKE_SYMBOLS[0].name,
+        FAKE_SYMBOLS[1].name,
+        FAKE_SYMBOLS[2].name,
+        FAKE_SYMBOLS[4].name,
+        "no_size_label",
+    }
+
+
+def test_library_not_loaded_means_nothing_executed() -> None:
+    assert kernels.executed_functions(FAKE_LOG, {}, tables=fake_table) == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("name", "family", "sme2"),
+    [
+        ("kai_run_matmul_clamp_f32_f32p2vlx1_f32p2vlx1biasf32_sme2_mopa", "kleidiai-sme2", True),
+        ("kai_get_mr_matmul_clamp_f32_f32p2vlx1_f32p2vlx1biasf32_sme2_mopa", "kleidiai-sme2", False),
+        ("kai_run_lhs_quant_pack_qai8dxp_f32", "kleidiai", False),
+        ("xnn_pf32_gemm_minmax_ukernel_32x32__neonsme2", "xnnpack-sme2", True),
+        ("xnn_pf32_gemm_minmax_ukernel_32x32__neonsme2_get_mr", "xnnpack-sme2", False),
+        ("xnn_f32_gemm_minmax_ukernel_7x8__asm_aarch64_neonfma_ld128_2", "xnnpack-neon", False),
+        ("_ZN6tflite13reference_ops15FullyConnectedERKNS_20FullyConnectedParamsE", "reference", False),
+        ("_ZN6tflite3ops7builtin15fully_connected4EvalEP13TfLiteContextP10TfLiteNode", None, False),
+    ],
+)
+def test_classify(name: str, family: str | None, sme2: bool) -> None:
+    assert kernels.classify(name) == family
+    assert kernels.is_sme2_kernel(name) is sme2
+
+
+def test_kernel_lists_and_families() -> None:
+    names = [symbol.name for symbol in FAKE_SYMBOLS]
+    assert kernels.sme2_kernels_of(names) == sorted([FAKE_SYMBOLS[1].name, FAKE_SYMBOLS[3].name])
+    families = kernels.by_family(names)
+    assert list(families) == ["kleidiai-sme2", "xnnpack-sme2", "xnnpack-neon", "reference"]
+    assert "no_size_label" not in kernels.kernels_of(names)
+
+
+def test_large_log_parses_fast() -> None:
+    """A worker start logs ~20 MB; mapping it must not dominate a test run."""
+    blocks = [in_asm_block(BASE + 0x2000 + (i % 0x200) * 4) for i in range(100_000)]
+    log = "".join(blocks).encode()
+    started = time.perf_counter()
+    executed = kernels.executed_functions(log, {LIBRARY: BASE}, tables=fake_table)
+    elapsed = time.perf_counter() - started
+    assert FAKE_SYMBOLS[1].name in executed
+    assert elapsed < 2.0, f"{len(log) / 1e6:.0f} MB log took {elapsed:.2f} s"
