@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_litert import toolchain
+from pytest_litert import coverage, emulator, toolchain
 from pytest_litert.convert import ConversionError, MissingDependencyError
 from pytest_litert.matrix import Cell, make_cell
 from pytest_litert.ops import OPS
@@ -48,10 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("--target", default="host", choices=TARGETS, help="where LiteRT runs")
     matrix.add_argument("--json", type=Path, help="also write one record per cell to this file")
     _add_selection(matrix)
+    coverage = commands.add_parser(
+        "coverage", help="SME2 kernel coverage: the kernels each cell executes on the emulated CPU, SME2 on and off"
+    )
+    coverage.add_argument("--all-cells", action="store_true", help="every cell, not only the seed table's SME2 cells")
+    coverage.add_argument("--markdown", action="store_true", help="print a markdown table")
+    _add_selection(coverage)
+    commands.add_parser("emulator", help="prepare the emulated SME2 target: `pytest-litert emulator setup|status`",
+                        add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["emulator"]:
+        return emulator.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_strings(args.ops, args.recipes, args.seed, args.cache_dir,
@@ -61,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "export":
         return export(settings, args.directory, force=args.force, seed_models=not args.no_seed_models)
+    if args.command == "coverage":
+        return coverage.main(settings, all_cells=args.all_cells, markdown=args.markdown)
     return run_matrix(settings, args.json)
 
 
@@ -142,7 +155,7 @@ def run_matrix(settings: Settings, json_path: Path | None) -> int:
     print(f"pytest-litert matrix: {toolchain.describe()}; seed {settings.seed}; target {settings.target}")
     try:
         for cell in settings.cells():
-            verdict = runner.evaluate_cell(cell)
+            verdict = runner.evaluate_cell(cell, settings.svls[0])
             summaries.append(CellSummary.of(verdict))
             records.append({**summaries[-1].as_dict(), "reason": verdict.reason,
                             "checks": [dataclasses.asdict(c) for c in verdict.checks]})

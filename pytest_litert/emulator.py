@@ -337,11 +337,13 @@ def _ensure_mmdebstrap(progress: Progress) -> str:
             "rootfs", "mmdebstrap is not installed", "sudo apt-get install mmdebstrap, then rerun setup"
         )
     progress("rootfs: installing mmdebstrap with apt-get (once, system-wide)")
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    _run("rootfs", ["apt-get", "update", "-q"], "apt-get update by hand", env=environment)
     _run(
         "rootfs",
         ["apt-get", "install", "-y", "-q", "mmdebstrap"],
         "apt-get install mmdebstrap by hand",
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        env=environment,
     )
     return shutil.which("mmdebstrap") or "mmdebstrap"
 

@@ -50,8 +50,13 @@ def failed(cell: Cell, reason: str) -> Verdict:
     return Verdict(cell.id, FAIL, (Check("build", False, reason),), reason)
 
 
-def evaluate_cell(cell: Cell, artifact: CellArtifact, target: Target) -> Verdict:
+def evaluate_cell(cell: Cell, artifact: CellArtifact, target: Target, comparison: Target | None = None,
+                  *, require_sme2_kernels: bool = False) -> Verdict:
+    """Judge one converted cell on `target`; `comparison` (the same emulated CPU with SME
+    off) adds the A/B lane. Under `require_sme2_kernels` a missing SME2 kernel is a failure
+    even where matrix.py records it as a known finding."""
     inspection = artifact.inspect()
+    findings = tuple(f for f in cell.findings if not (require_sme2_kernels and f.attribute == "sme2 kernel"))
     found = oracle.structural_mismatches(cell, inspection)
     structure = _structure_check(cell, found)
     if cell.not_produced:
@@ -60,18 +65,18 @@ def evaluate_cell(cell: Cell, artifact: CellArtifact, target: Target) -> Verdict
                            f"not produced by this toolchain: {cell.not_produced} ({structure.message})")
         check = Check("structure", False, "the toolchain now produces this cell; update matrix.py")
         return Verdict(cell.id, FAIL, (check,), check.message)
-    explained = {f for f in cell.findings for m in found
+    explained = {f for f in findings for m in found
                  if m.attribute == f.attribute and m.observed == f.observed}
     if all(any(m.attribute == f.attribute and m.observed == f.observed for f in explained) for m in found):
         structure = dataclasses.replace(structure, passed=True)
     try:
-        run_checks, facts = _run_checks(cell, artifact, inspection, target)
+        run_checks, facts = _run_checks(cell, artifact, inspection, target, comparison)
     except TargetCrash as error:
         crash = Check("run", False, f"{type(error).__name__}: {error}")
         return Verdict(cell.id, FAIL, (structure, crash), crash.message)
     checks = [structure]
     for check in run_checks:
-        finding = next((f for f in cell.findings if _explains(f, check)), None)
+        finding = next((f for f in findings if _explains(f, check)), None)
         if finding is not None:
             explained.add(finding)
         checks.append(check if finding is None else dataclasses.replace(
@@ -101,37 +106,56 @@ def _structure_check(cell: Cell, found: list[oracle.Mismatch]) -> Check:
 
 
 def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
-                target: Target) -> tuple[list[Check], dict[str, Any]]:
+                target: Target, comparison: Target | None) -> tuple[list[Check], dict[str, Any]]:
     """Every mode on every draw; a LiteRT error in one mode fails that mode only."""
     facts: dict[str, Any] = {"target": target.name}
-    modes = ["xnnpack", "reference"] + (["fp16"] if cell.recipe.name == "fp16" else [])
-    per_mode: dict[str, list[Check]] = {mode: [] for mode in modes}
+    lanes: list[tuple[str, Target, str]] = [(mode, target, mode) for mode in ("xnnpack", "reference")]
+    if cell.recipe.name == "fp16":
+        lanes.append(("fp16", target, "fp16"))
+    if comparison is not None:
+        lanes.append(("neon", comparison, "xnnpack"))
+    per_lane: dict[str, list[Check]] = {lane: [] for lane, _, _ in lanes}
     agreement: list[Check] = []
     for model_in, float_in, reference in zip(
         artifact.model_inputs, artifact.float_inputs, artifact.reference_outputs, strict=True
     ):
         raw: dict[str, np.ndarray] = {}
-        for mode in modes:
-            if per_mode[mode] and per_mode[mode][-1].name == f"{mode} run":
-                continue  # this mode already failed to run
+        for lane, lane_target, mode in lanes:
+            if per_lane[lane] and per_lane[lane][-1].name == f"{lane} run":
+                continue  # this lane already failed to run
             try:
-                result = target.run(artifact.model, model_in, mode)
+                result = lane_target.run(artifact.model, model_in, mode)
             except TargetError as error:
-                per_mode[mode].append(Check(f"{mode} run", False, f"LiteRT error: {error}"))
+                per_lane[lane].append(Check(f"{lane} run", False, f"LiteRT error: {error}"))
                 continue
-            raw[mode] = result.output
-            facts.setdefault(mode, result.facts)
-            bound = _bound(cell, inspection, artifact, float_in, reference, mode)
+            raw[lane] = result.output
+            facts.setdefault(lane, result.facts)
+            bound = _bound(cell, inspection, artifact, float_in, reference, _fp16_arithmetic(
+                inspection, mode, result.facts))
             observed = _dequantize_output(inspection, result.output)
-            per_mode[mode].append(oracle.numeric_check(f"{mode} vs keras", observed, reference, bound))
-        if cell.recipe.quantized_io and len(raw) == 2:
+            per_lane[lane].append(oracle.numeric_check(f"{lane} vs keras", observed, reference, bound))
+        if cell.recipe.quantized_io and "xnnpack" in raw and "reference" in raw:
             agreement.append(oracle.integer_agreement_check("xnnpack~reference", raw["xnnpack"], raw["reference"]))
-    delegated = bool(facts.get("xnnpack", {}).get("delegated"))
-    checks = [oracle.delegation_check(cell, delegated)]
-    checks += [_worst_of(mode_checks) for mode_checks in per_mode.values()]
-    if agreement:
-        checks.append(_worst_of(agreement))
+        if "neon" in raw and "xnnpack" in raw:
+            agreement.append(oracle.ab_check(raw["xnnpack"], raw["neon"]))
+    checks = []
+    if "xnnpack" in facts:  # else the failed "xnnpack run" check says why
+        checks.append(oracle.delegation_check(cell, bool(facts["xnnpack"].get("delegated"))))
+    if cell.sme2 and target.name.startswith("qemu-sme2") and "sme2_kernels" in facts.get("xnnpack", {}):
+        checks.append(oracle.kernel_check(facts["xnnpack"]))
+    checks += [_worst_of(lane_checks) for lane_checks in per_lane.values() if lane_checks]
+    for name in ("xnnpack~reference", "sme2~neon"):
+        same = [c for c in agreement if c.name == name]
+        if same:
+            checks.append(_worst_of(same))
     return checks, facts
+
+
+def _fp16_arithmetic(inspection: ModelInspection, mode: str, facts: dict[str, Any]) -> bool:
+    """CompiledModel FORCE_FP16 always computes in fp16; on aarch64 the Interpreter's
+    XNNPACK also honours the model's fp16 hint (measured under QEMU), on x86 it does not."""
+    hinted = "reduced_precision_support" in inspection.metadata
+    return mode == "fp16" or (mode == "xnnpack" and hinted and facts.get("machine") in ("aarch64", "arm64"))
 
 
 def _worst_of(checks: list[Check]) -> Check:
@@ -150,7 +174,7 @@ def _dequantize_output(inspection: ModelInspection, output: np.ndarray) -> np.nd
 
 
 def _bound(cell: Cell, inspection: ModelInspection, artifact: CellArtifact,
-           float_in: dict[str, np.ndarray], reference: np.ndarray, mode: str) -> tolerance.Bound:
+           float_in: dict[str, np.ndarray], reference: np.ndarray, fp16_arithmetic: bool) -> tolerance.Bound:
     terms = tolerance.LayerTerms.of(cell, float_in, artifact.weights.kernel, artifact.weights.bias)
     op = oracle.main_operator(cell, inspection)
     assert op is not None
@@ -166,5 +190,5 @@ def _bound(cell: Cell, inspection: ModelInspection, artifact: CellArtifact,
     if weights.scales:
         return tolerance.dynamic_bound(terms, weights, float(np.abs(float_in["x"]).max()))
     return tolerance.float_bound(
-        terms, fp16_weights=weights.dtype == "FLOAT16", fp16_arithmetic=mode == "fp16"
+        terms, fp16_weights=weights.dtype == "FLOAT16", fp16_arithmetic=fp16_arithmetic
     )

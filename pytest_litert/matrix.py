@@ -140,11 +140,28 @@ _FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
     ("batch_matmul_const", "dynamic_int8"): (_PER_TENSOR_BMM,),
     ("batch_matmul_const", "static_int8"): (_PER_TENSOR_BMM,),
     ("batch_matmul_const", "fp16"): (
+        *(
+            Finding(
+                name,
+                "failed to delegate BATCH_MATMUL",
+                "on aarch64 XNNPACK fails to prepare BATCH_MATMUL with a FLOAT16 constant "
+                "right-hand side under the fp16 hint, and the Interpreter then refuses the model",
+            )
+            for name in ("xnnpack run", "neon run")
+        ),
         Finding(
             "fp16 run",
             "Failed to invoke",
             "CompiledModel with XNNPACK FORCE_FP16 fails to invoke a BATCH_MATMUL whose constant "
             "right-hand side is stored FLOAT16 (RuntimeError code=3); the Interpreter runs it",
+        ),
+    ),
+    ("conv2d", "dynamic_int8"): (
+        Finding(
+            "sme2 kernel",
+            "no SME2 kernel ran",
+            "on an SME2 CPU, XNNPACK runs a 3x3 dynamically quantized CONV_2D with the NEON i8mm "
+            "igemm (xnn_qd8_f32_qc8w_igemm_..._neoni8mm), not a KleidiAI SME2 kernel (LiteRT 2.3.0)",
         ),
     ),
     ("batch_matmul", "int16x8"): tuple(

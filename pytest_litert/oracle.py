@@ -6,6 +6,7 @@ Nothing here imports TensorFlow: the Keras reference arrives as cached arrays.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -132,3 +133,26 @@ def integer_agreement_check(name: str, a: np.ndarray, b: np.ndarray, max_steps: 
     differing = int((diff > 0).sum())
     message = f"{worst} step(s) apart at most ({differing} of {diff.size} elements differ; bound {max_steps})"
     return Check(name, worst <= max_steps, message, worst / max_steps, float(worst), "step", None)
+
+
+def kernel_check(facts: dict[str, Any]) -> Check:
+    """Proof of the kernel path on an emulated SME2 CPU: an SME2 kernel among the functions
+    the run executed (QEMU translation log mapped to the library's symbols)."""
+    found = list(facts.get("sme2_kernels") or [])
+    if found:
+        return Check("sme2 kernel", True, "ran " + ", ".join(found[:4]) + (" ..." if len(found) > 4 else ""))
+    ran = list(facts.get("kernels") or [])
+    return Check("sme2 kernel", False, "no SME2 kernel ran; kernels executed: " + (", ".join(ran[:6]) or "none"))
+
+
+def ab_check(sme2: np.ndarray, neon: np.ndarray) -> Check:
+    """The same model on the same emulated CPU with SME on and off. Informational: each lane
+    is judged against Keras on its own; this says how far apart they are."""
+    if sme2.shape != neon.shape:
+        return Check("sme2~neon", False, f"output shapes differ: {sme2.shape} vs {neon.shape}")
+    if np.array_equal(sme2, neon):
+        return Check("sme2~neon", True, "bitwise equal", None, 0.0, "step" if sme2.dtype.kind == "i" else "abs")
+    diff = np.abs(sme2.astype(np.float64) - neon.astype(np.float64))
+    unit = "step" if sme2.dtype.kind == "i" else "abs"
+    return Check("sme2~neon", True, f"differ by up to {float(diff.max()):.3g} ({unit}) on "
+                 f"{int((diff > 0).sum())} of {diff.size} elements", None, float(diff.max()), unit)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from pytest_litert.evaluate import FAIL, FINDING, NOT_PRODUCED, Verdict
 from pytest_litert.flatbuffer import ModelInspection
 from pytest_litert.matrix import Cell
 from pytest_litert.report import CellSummary, counts, render_table
-from pytest_litert.session import TARGETS, Runner, Settings
+from pytest_litert.session import TARGETS, Runner, Settings, TargetUnavailable
 
 settings_key = pytest.StashKey[Settings]()
 runner_key = pytest.StashKey[Runner]()
@@ -28,7 +27,13 @@ _OPTIONS = (
     ("recipes", "comma list of recipes to test (default: all)"),
     ("seed", "seed for weights, calibration and inputs (default: 0)"),
     ("cache-dir", "directory of converted models; 'none' disables it (default: ~/.cache/pytest-litert/cells)"),
-    ("target", f"where LiteRT runs: {', '.join(TARGETS)} (default: host, a crash-isolated worker)"),
+    ("target", f"where LiteRT runs: {', '.join(TARGETS)} (default: host, a crash-isolated worker; "
+               "qemu-* need `pytest-litert emulator setup`)"),
+    ("svl", "qemu-sme2 only: comma list of SME streaming vector lengths in bytes to sweep (16,32,64,128,256)"),
+)
+_FLAGS = (
+    ("require-sme2", "fail, instead of skip, sme2 tests when the target has no SME2 (CI gating)"),
+    ("require-sme2-kernels", "fail sme2 cells where no SME2 kernel ran, even where that is a known finding"),
 )
 
 
@@ -38,28 +43,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         flag, key = f"--litert-{name}", f"litert_{name.replace('-', '_')}"
         group.addoption(flag, dest=key, default=None, metavar=name.upper().replace("-", "_"), help=help_text)
         parser.addini(key, help_text, default=None)
+    for name, help_text in _FLAGS:
+        flag, key = f"--litert-{name}", f"litert_{name.replace('-', '_')}"
+        group.addoption(flag, dest=key, action="store_true", default=None, help=help_text)
+        parser.addini(key, help_text, type="bool", default=False)
 
 
-def _option(config: pytest.Config, key: str) -> str | None:
+def _option(config: pytest.Config, key: str) -> str | bool | None:
     """The flag wins over the ini key."""
     value = config.getoption(key)
     if value is None:
         value = config.getini(key)
-    return str(value) if value not in (None, "") else None
+    return value if value not in (None, "") else None
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "litert: a cell of the operator x quantization matrix (added by pytest-litert)"
     )
+    config.addinivalue_line(
+        "markers",
+        "sme2: a cell the seed table lists as KleidiAI SME2-accelerated; skipped where the target has "
+        "no SME2 (--litert-target=qemu-sme2 emulates it; --litert-require-sme2 fails instead)",
+    )
+    config.addinivalue_line(
+        "markers", "qemu: needs the emulated target (`pytest-litert emulator setup`); skipped without it"
+    )
+    names = [name.replace("-", "_") for name, _ in (*_OPTIONS, *_FLAGS)]
     try:
-        settings = Settings.from_strings(
-            *(_option(config, f"litert_{name}") for name in ("ops", "recipes", "seed", "cache_dir", "target"))
-        )
+        settings = Settings.parse({name: _option(config, f"litert_{name}") for name in names})
     except ValueError as error:
-        raise pytest.UsageError(f"pytest-litert: {error} (see --litert-ops, --litert-recipes, "
-                                "--litert-seed, --litert-target)") from None
+        flags = ", ".join(f"--litert-{name}" for name, _ in _OPTIONS)
+        raise pytest.UsageError(f"pytest-litert: {error} (options: {flags})") from None
     config.stash[settings_key] = settings
+    config.stash[runner_key] = Runner(settings)
     config.pluginmanager.register(MatrixSummary(settings), "litert-matrix-summary")
 
 
@@ -75,13 +92,36 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"litert: {toolchain.describe()}",
         f"litert: seed {settings.seed}, target {settings.target}, cache {settings.cache_dir or 'off'}"
         f" (reproduce with --litert-seed={settings.seed})",
+        f"litert: {config.stash[runner_key].sme2_status.describe()}",
     ]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    settings = metafunc.config.stash[settings_key]
     if "litert_cell" in metafunc.fixturenames:
-        cells = metafunc.config.stash[settings_key].cells()
+        cells = settings.cells()
         metafunc.parametrize("litert_cell", cells, ids=[c.id for c in cells], scope="session")
+    if "litert_svl" in metafunc.fixturenames and settings.svls != (None,):
+        metafunc.parametrize("litert_svl", settings.svls, ids=[f"svl{v}" for v in settings.svls], scope="session")
+
+
+@pytest.fixture(scope="session")
+def litert_svl() -> int | None:
+    """The streaming vector length under test (parametrized by --litert-svl), else None."""
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """sme2 cells need SME2 on the target: skip naming what is missing, or fail when required."""
+    if item.get_closest_marker("sme2") is None:
+        return
+    runner = item.config.stash[runner_key]
+    status = runner.sme2_status
+    if status.available:
+        return
+    if runner.settings.require_sme2:
+        pytest.fail(f"SME2 required by --litert-require-sme2, but {status.reason}", pytrace=False)
+    pytest.skip(f"no SME2: {status.reason}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -90,17 +130,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         cell = callspec.params.get("litert_cell") if callspec is not None else None
         if isinstance(cell, Cell):
             item.add_marker(pytest.mark.litert)
+            if cell.sme2:
+                item.add_marker(pytest.mark.sme2)
             item.user_properties.append((_LABEL_PROPERTY, cell.label))
 
 
 @pytest.fixture(scope="session")
-def litert_runner(pytestconfig: pytest.Config) -> Iterator[Runner]:
+def litert_runner(pytestconfig: pytest.Config) -> Runner:
     """Converts through the cache and runs cells on the selected target."""
-    runner = pytestconfig.stash.get(runner_key, None)
-    if runner is None:
-        runner = Runner(pytestconfig.stash[settings_key])
-        pytestconfig.stash[runner_key] = runner
-    yield runner
+    return pytestconfig.stash[runner_key]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,9 +168,13 @@ def litert_model(litert_cell: Cell, litert_runner: Runner) -> LitertModel:
 
 
 @pytest.fixture
-def litert_verdict(request: pytest.FixtureRequest, litert_model: LitertModel, litert_runner: Runner) -> Verdict:
+def litert_verdict(request: pytest.FixtureRequest, litert_model: LitertModel, litert_runner: Runner,
+                   litert_svl: int | None) -> Verdict:
     """The judged cell; recorded for the summary table (also across xdist workers)."""
-    verdict = litert_runner.evaluate(litert_model.cell, litert_model.artifact)
+    try:
+        verdict = litert_runner.evaluate(litert_model.cell, litert_model.artifact, litert_svl)
+    except TargetUnavailable as error:
+        pytest.fail(str(error), pytrace=False)
     summary = CellSummary.of(verdict)
     request.node.user_properties.append((_SUMMARY_PROPERTY, json.dumps(summary.as_dict())))
     return verdict

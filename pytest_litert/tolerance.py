@@ -83,6 +83,7 @@ def float_bound(terms: LayerTerms, *, fp16_weights: bool, fp16_arithmetic: bool)
         bound = bound + (U16 + gamma(k1, U16)) * m * (1.0 + U16) ** 2
         bound = bound + FP16_SUBNORMAL_HALF_STEP * (terms.sum_abs_w + k1)
         formula += " + (u16 + gamma16(K+1))*M + 2^-25*(sum|W| + K+1)"
+        unit = ("ulp16", 2.0**-10)
     unit_size = np.maximum(unit[1] * m, np.finfo(np.float32).tiny)
     return Bound(bound, unit[0], unit_size, f"{formula}, M=|W|.|x|+|b|, K={terms.reduction}")
 
