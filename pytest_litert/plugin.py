@@ -101,6 +101,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "litert_cell" in metafunc.fixturenames:
         cells = settings.cells()
         metafunc.parametrize("litert_cell", cells, ids=[c.id for c in cells], scope="session")
+    if "litert_sme2_cell" in metafunc.fixturenames:
+        cells = [cell for cell in settings.cells() if cell.sme2]
+        metafunc.parametrize("litert_sme2_cell", cells, ids=[c.id for c in cells], scope="session")
     if "litert_svl" in metafunc.fixturenames and settings.svls != (None,):
         metafunc.parametrize("litert_svl", settings.svls, ids=[f"svl{v}" for v in settings.svls], scope="session")
 
@@ -127,10 +130,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
-        cell = callspec.params.get("litert_cell") if callspec is not None else None
+        params = callspec.params if callspec is not None else {}
+        cell = params.get("litert_cell", params.get("litert_sme2_cell"))
         if isinstance(cell, Cell):
             item.add_marker(pytest.mark.litert)
-            if cell.sme2:
+            if "litert_sme2_cell" in params:
                 item.add_marker(pytest.mark.sme2)
             item.user_properties.append((_LABEL_PROPERTY, cell.label))
 
@@ -159,20 +163,36 @@ class LitertModel:
 
 @pytest.fixture(scope="session")
 def litert_model(litert_cell: Cell, litert_runner: Runner) -> LitertModel:
+    return _convert(litert_cell, litert_runner)
+
+
+def _convert(cell: Cell, runner: Runner) -> LitertModel:
     try:
-        return LitertModel(litert_cell, litert_runner.artifact(litert_cell))
+        return LitertModel(cell, runner.artifact(cell))
     except MissingDependencyError as error:
         pytest.skip(str(error))
     except ConversionError as error:
-        pytest.fail(f"{litert_cell.id}: conversion failed: {error}", pytrace=False)
+        pytest.fail(f"{cell.id}: conversion failed: {error}", pytrace=False)
 
 
 @pytest.fixture
 def litert_verdict(request: pytest.FixtureRequest, litert_model: LitertModel, litert_runner: Runner,
                    litert_svl: int | None) -> Verdict:
     """The judged cell; recorded for the summary table (also across xdist workers)."""
+    return _judge(request, litert_model, litert_runner, litert_svl)
+
+
+@pytest.fixture
+def litert_sme2_verdict(request: pytest.FixtureRequest, litert_sme2_cell: Cell, litert_runner: Runner,
+                        litert_svl: int | None) -> Verdict:
+    """A seed SME2 cell judged on a target with SME2 (the test skips before this without it);
+    on the emulated target the verdict includes the kernel proof and the NEON A/B lane."""
+    return _judge(request, _convert(litert_sme2_cell, litert_runner), litert_runner, litert_svl)
+
+
+def _judge(request: pytest.FixtureRequest, model: LitertModel, runner: Runner, svl: int | None) -> Verdict:
     try:
-        verdict = litert_runner.evaluate(litert_model.cell, litert_model.artifact, litert_svl)
+        verdict = runner.evaluate(model.cell, model.artifact, svl)
     except TargetUnavailable as error:
         pytest.fail(str(error), pytrace=False)
     summary = CellSummary.of(verdict)

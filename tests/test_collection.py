@@ -21,12 +21,14 @@ def test_every_op_recipe_pair_is_a_cell() -> None:
 def test_collects_one_test_per_static_int8_cell(matrix_test: pytest.Pytester) -> None:
     result = matrix_test.runpytest("--collect-only", "-q", "--litert-recipes=static_int8")
     result.stdout.fnmatch_lines([f"*test_cell[[]{op}-static_int8[]]" for op in OPS])
-    result.stdout.fnmatch_lines([f"{len(OPS)} tests collected*"])
+    sme2 = [cell.id for cell in all_cells() if cell.sme2 and cell.recipe.name == "static_int8"]
+    result.stdout.fnmatch_lines([f"*test_sme2_cell[[]{cell_id}[]]" for cell_id in sme2])
+    result.stdout.fnmatch_lines([f"{len(OPS) + len(sme2)} tests collected*"])
 
 
 def test_verbose_shows_the_seed_row(matrix_test: pytest.Pytester, shared_cache: Path) -> None:
     result = matrix_test.runpytest(
-        "-v", "--litert-ops=fully_connected,batch_matmul", "--litert-recipes=static_int8",
+        "-v", "-m", "not sme2", "--litert-ops=fully_connected,batch_matmul", "--litert-recipes=static_int8",
         f"--litert-cache-dir={shared_cache}",
     )
     result.stdout.fnmatch_lines([
