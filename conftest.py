@@ -1,7 +1,8 @@
-"""Repository-level test configuration: pytester for the plugin's own tests.
+"""Repository-level test configuration.
 
-The plugin itself is loaded through its pytest11 entry point (installed package), so it
-must not be listed here too ("Plugin already registered").
+pytester (for the plugin's own tests) is enabled with `-p pytester` in pyproject's addopts,
+not `pytest_plugins` here: the plugin adds its own test files to a run (--litert-model),
+and a `pytest_plugins` in this conftest would then be a non-root conftest error. The
+plugin itself loads through its pytest11 entry point, never from here ("Plugin already
+registered").
 """
-
-pytest_plugins = ["pytester"]

@@ -30,6 +30,12 @@ class CellArtifact:
     model_inputs: list[Arrays]
     float_inputs: list[Arrays]
     reference_outputs: list[np.ndarray]
+    # Canonical input name ("x", "y") -> the model's signature input name, where they differ
+    # (a user's model: `pytest_litert.check`). Arrays here are keyed canonically.
+    signature_names: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def signature_inputs(self, inputs: Arrays) -> Arrays:
+        return {self.signature_names.get(name, name): value for name, value in inputs.items()}
 
     def inspect(self) -> ModelInspection:
         return inspect_model(self.model)
@@ -57,20 +63,30 @@ def _stable_hash(text: str) -> int:
     return int.from_bytes(text.encode()[:8].ljust(8, b"\0"), "little") ^ len(text)
 
 
-def _input_tensors(inspection: ModelInspection, names: list[str]) -> dict[str, int]:
-    """Map signature input names to tensor indices (tensors are named `serving_default_<name>:0`)."""
+def input_tensors(inspection: ModelInspection, names: list[str],
+                  signature_names: dict[str, str] | None = None) -> dict[str, int]:
+    """Map input names to tensor indices (tensors are named `serving_default_<name>:0`)."""
     found = {}
     for name in names:
+        signature = (signature_names or {}).get(name, name)
+        if signature in inspection.signature_inputs:
+            found[name] = inspection.signature_inputs[signature]
+            continue
         for index in inspection.inputs:
             tensor_name = inspection.tensors[index].name
-            if tensor_name == name or tensor_name.startswith(f"serving_default_{name}:"):
+            if tensor_name == signature or tensor_name.startswith(f"serving_default_{signature}:"):
                 found[name] = index
+    if len(found) != len(names):
+        missing = sorted(set(names) - set(found))
+        raise ValueError(f"the model has no input tensor for {missing}; its inputs are "
+                         f"{[inspection.tensors[i].name for i in inspection.inputs]}")
     return found
 
 
-def quantize_inputs(inspection: ModelInspection, inputs: Arrays) -> Arrays:
+def quantize_inputs(inspection: ModelInspection, inputs: Arrays,
+                    signature_names: dict[str, str] | None = None) -> Arrays:
     """Float inputs -> what the model's input tensors take (unchanged for float inputs)."""
-    tensors = _input_tensors(inspection, list(inputs))
+    tensors = input_tensors(inspection, list(inputs), signature_names)
     result = {}
     for name, value in inputs.items():
         tensor = inspection.tensors[tensors[name]]
@@ -83,9 +99,10 @@ def quantize_inputs(inspection: ModelInspection, inputs: Arrays) -> Arrays:
     return result
 
 
-def dequantize_inputs(inspection: ModelInspection, inputs: Arrays) -> Arrays:
+def dequantize_inputs(inspection: ModelInspection, inputs: Arrays,
+                      signature_names: dict[str, str] | None = None) -> Arrays:
     """Model inputs -> the float values they stand for."""
-    tensors = _input_tensors(inspection, list(inputs))
+    tensors = input_tensors(inspection, list(inputs), signature_names)
     result = {}
     for name, value in inputs.items():
         tensor = inspection.tensors[tensors[name]]

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from pytest_litert import oracle, tolerance
-from pytest_litert.build import CellArtifact
+from pytest_litert import numpy_reference, oracle, tolerance
+from pytest_litert.build import CellArtifact, input_tensors
 from pytest_litert.flatbuffer import ModelInspection, TensorInfo
 from pytest_litert.matrix import Cell, Finding
 from pytest_litert.oracle import Check
@@ -32,16 +32,19 @@ class Verdict:
     @property
     def worst(self) -> float | None:
         """Largest error as a fraction of its bound over all numeric checks."""
-        values = [c.worst for c in self.checks if c.worst is not None and c.name != "xnnpack~reference"]
-        return max(values) if values else None
+        check = self.worst_check()
+        return check.worst if check is not None else None
 
     def worst_check(self) -> Check | None:
-        numeric = [c for c in self.checks if c.worst is not None and c.name != "xnnpack~reference"]
+        numeric = [c for c in self.checks if c.worst is not None and c.name.endswith("vs keras")]
         return max(numeric, key=lambda c: c.worst or 0.0) if numeric else None
 
     def explain(self) -> str:
         lines = [f"{self.cell_id}: {self.status}" + (f" - {self.reason}" if self.reason else "")]
-        lines += [f"  [{'ok' if c.passed else 'FAIL'}] {c.name}: {c.message}" for c in self.checks]
+        for c in self.checks:
+            lines.append(f"  [{'ok' if c.passed else 'FAIL'}] {c.name}: {c.message}")
+            if c.metrics:
+                lines.append("        " + ", ".join(f"{k} {v:.3g}" for k, v in c.metrics.items()))
         return "\n".join(lines)
 
 
@@ -84,7 +87,9 @@ def evaluate_cell(cell: Cell, artifact: CellArtifact, target: Target, comparison
     bad = [c for c in checks if not c.passed]
     if bad:
         reason = "; ".join(f"{c.name}: {c.message}" for c in bad)
-        return Verdict(cell.id, FAIL, tuple(checks), reason, facts)
+        diagnosis = oracle.diagnose({c.name for c in bad})
+        return Verdict(cell.id, FAIL, tuple(checks), f"{reason}\ndiagnosis: {diagnosis}" if diagnosis else reason,
+                       facts)
     if explained:
         reason = "; ".join(sorted({f.text for f in explained}))
         return Verdict(cell.id, FINDING, tuple(checks), reason, facts)
@@ -124,7 +129,7 @@ def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
             if per_lane[lane] and per_lane[lane][-1].name == f"{lane} run":
                 continue  # this lane already failed to run
             try:
-                result = lane_target.run(artifact.model, model_in, mode)
+                result = lane_target.run(artifact.model, artifact.signature_inputs(model_in), mode)
             except TargetError as error:
                 per_lane[lane].append(Check(f"{lane} run", False, f"LiteRT error: {error}"))
                 continue
@@ -134,6 +139,8 @@ def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
                 inspection, mode, result.facts))
             observed = _dequantize_output(inspection, result.output)
             per_lane[lane].append(oracle.numeric_check(f"{lane} vs keras", observed, reference, bound))
+        if "reference" in raw:
+            agreement.append(_numpy_check(cell, inspection, model_in, raw["reference"], artifact.signature_names))
         if cell.recipe.quantized_io and "xnnpack" in raw and "reference" in raw:
             agreement.append(oracle.integer_agreement_check("xnnpack~reference", raw["xnnpack"], raw["reference"]))
         if "neon" in raw and "xnnpack" in raw:
@@ -144,11 +151,25 @@ def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
     if cell.sme2 and target.name.startswith("qemu-sme2") and "sme2_kernels" in facts.get("xnnpack", {}):
         checks.append(oracle.kernel_check(facts["xnnpack"]))
     checks += [_worst_of(lane_checks) for lane_checks in per_lane.values() if lane_checks]
-    for name in ("xnnpack~reference", "sme2~neon"):
+    for name in ("numpy vs reference", "xnnpack~reference", "sme2~neon"):
         same = [c for c in agreement if c.name == name]
         if same:
             checks.append(_worst_of(same))
     return checks, facts
+
+
+def _numpy_check(cell: Cell, inspection: ModelInspection, model_in: dict[str, np.ndarray],
+                 reference: np.ndarray, signature_names: dict[str, str]) -> Check:
+    """LiteRT's reference kernels against the NumPy evaluation of the same file."""
+    try:
+        index = input_tensors(inspection, list(model_in), signature_names)
+        expected = numpy_reference.evaluate(cell, inspection, model_in, index)
+    except numpy_reference.Unmodelled as error:
+        return Check("numpy vs reference", True, f"not modelled: {error}")
+    if expected.quantized is not None:
+        return oracle.integer_agreement_check("numpy vs reference", reference, expected.quantized)
+    assert expected.bound is not None
+    return oracle.numeric_check("numpy vs reference", reference, expected.value, expected.bound)
 
 
 def _fp16_arithmetic(inspection: ModelInspection, mode: str, facts: dict[str, Any]) -> bool:

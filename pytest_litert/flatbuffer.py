@@ -16,6 +16,9 @@ from ai_edge_litert import schema_py_generated as schema
 _TYPE_NAMES = {
     value: name for name, value in vars(schema.TensorType).items() if not name.startswith("_")
 }
+_ACTIVATION_NAMES = {
+    value: name for name, value in vars(schema.ActivationFunctionType).items() if not name.startswith("_")
+}
 _OP_NAMES = {
     value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")
 }
@@ -49,6 +52,9 @@ class OperatorInfo:
     op_code: str
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
+    fused_activation: str = "NONE"
+    asymmetric_inputs: bool = False  # hybrid ops: run-time input quantization asymmetric
+    adjoint: bool = False  # BATCH_MATMUL adj_x / adj_y
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +68,7 @@ class ModelInspection:
     metadata: dict[str, bytes]
     size: int
     buffers: tuple[bytes, ...] = dataclasses.field(repr=False)
+    signature_inputs: dict[str, int] = dataclasses.field(default_factory=dict)  # name -> tensor
 
     @property
     def op_codes(self) -> tuple[str, ...]:
@@ -113,21 +120,19 @@ def _summarise(root: Any, size: int) -> ModelInspection:
     op_names = [_op_code_name(code) for code in root.operatorCodes or []]
     buffers = [bytes(buf.data) if buf.data is not None else b"" for buf in root.buffers or []]
     tensors = tuple(_tensor_info(i, t, buffers) for i, t in enumerate(graph.tensors or []))
-    operators = tuple(
-        OperatorInfo(
-            op_names[op.opcodeIndex],
-            tuple(int(i) for i in op.inputs if i >= 0),
-            tuple(int(i) for i in op.outputs),
-        )
-        for op in graph.operators or []
-    )
+    operators = tuple(_operator_info(op, op_names) for op in graph.operators or [])
     metadata = {
         entry.name.decode(): buffers[entry.buffer] for entry in root.metadata or []
     }
     tensor_buffers = tuple(
         buffers[t.buffer] if t.buffer < len(buffers) else b"" for t in graph.tensors or []
     )
+    signature = (root.signatureDefs or [None])[0]
+    signature_inputs = {
+        _text(entry.name): int(entry.tensorIndex) for entry in (signature.inputs or [] if signature else [])
+    }
     return ModelInspection(
+        signature_inputs=signature_inputs,
         operators=operators,
         tensors=tensors,
         inputs=tuple(int(i) for i in graph.inputs),
@@ -135,6 +140,23 @@ def _summarise(root: Any, size: int) -> ModelInspection:
         metadata=metadata,
         size=size,
         buffers=tensor_buffers,
+    )
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _operator_info(op: Any, op_names: list[str]) -> OperatorInfo:
+    options = op.builtinOptions
+    activation = getattr(options, "fusedActivationFunction", 0) or 0
+    return OperatorInfo(
+        op_names[op.opcodeIndex],
+        tuple(int(i) for i in op.inputs if i >= 0),
+        tuple(int(i) for i in op.outputs),
+        fused_activation=_ACTIVATION_NAMES.get(int(activation), f"ACTIVATION_{activation}"),
+        asymmetric_inputs=bool(getattr(options, "asymmetricQuantizeInputs", False)),
+        adjoint=bool(getattr(options, "adjX", False) or getattr(options, "adjY", False)),
     )
 
 

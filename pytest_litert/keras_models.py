@@ -65,7 +65,8 @@ def build_model(op: OpSpec, shape: LayerShape, weights: LayerWeights) -> Any:
     layer = _make_layer(keras, op, shape)
     output = layer(inputs["x"], inputs["y"]) if "y" in inputs else layer(inputs["x"])
     # A list (not a dict) of inputs: the converter calls the model positionally.
-    model = keras.Model(inputs=list(inputs.values()), outputs=output, name=op.name)
+    listed = list(inputs.values())
+    model = keras.Model(inputs=listed[0] if len(listed) == 1 else listed, outputs=output, name=op.name)
     if weights.kernel is not None:
         values = [weights.kernel] if weights.bias is None else [weights.kernel, weights.bias]
         layer.set_weights(values)
@@ -117,7 +118,8 @@ def _constant_matmul_layer(keras: Any, rhs_shape: tuple[int, ...]) -> Any:
 
 def keras_outputs(model: Any, inputs: Arrays) -> np.ndarray:
     """The float32 reference output for one batch of inputs."""
-    result = model([np.asarray(inputs[name]) for name in _input_names(model)], training=False)
+    ordered = [np.asarray(inputs[name]) for name in _input_names(model)]
+    result = model(ordered[0] if len(ordered) == 1 else ordered, training=False)
     return np.asarray(result, dtype=np.float32)
 
 

@@ -27,6 +27,7 @@ class Check:
     units: float | None = None
     unit: str = ""
     max_abs: float | None = None
+    metrics: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,12 +118,28 @@ def numeric_check(name: str, observed: np.ndarray, reference: np.ndarray, bound:
     worst = float(ratio[worst_at])
     units = float(np.max(error / bound.unit_size))
     passed = worst <= 1.0
+    metrics = aggregate_metrics(observed, reference)
     message = (
         f"max error {float(error.max()):.3g} = {units:.3g} {bound.unit}; worst element "
         f"{tuple(int(i) for i in worst_at)}: error {float(error[worst_at]):.3g} is {worst:.2f} of its "
         f"bound {float(bound.elementwise[worst_at]):.3g} [{bound.formula}]"
     )
-    return Check(name, passed, message, worst, units, bound.unit, float(error.max()))
+    return Check(name, passed, message, worst, units, bound.unit, float(error.max()), metrics)
+
+
+def aggregate_metrics(observed: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """The quantization debugger's summary numbers; reported, the bound decides."""
+    o, r = observed.astype(np.float64).ravel(), reference.astype(np.float64).ravel()
+    error = o - r
+    norms = float(np.linalg.norm(o) * np.linalg.norm(r))
+    noise = float(np.sum(error**2))
+    return {
+        "max_abs": float(np.max(np.abs(error))) if error.size else 0.0,
+        "mean_abs": float(np.mean(np.abs(error))) if error.size else 0.0,
+        "rmse": float(np.sqrt(np.mean(error**2))) if error.size else 0.0,
+        "cosine": float(np.dot(o, r) / norms) if norms > 0 else 1.0,
+        "snr_db": float(10 * np.log10(np.sum(r**2) / noise)) if noise > 0 else float("inf"),
+    }
 
 
 def integer_agreement_check(name: str, a: np.ndarray, b: np.ndarray, max_steps: int = 1) -> Check:
@@ -156,3 +173,18 @@ def ab_check(sme2: np.ndarray, neon: np.ndarray) -> Check:
     unit = "step" if sme2.dtype.kind == "i" else "abs"
     return Check("sme2~neon", True, f"differ by up to {float(diff.max()):.3g} ({unit}) on "
                  f"{int((diff > 0).sum())} of {diff.size} elements", None, float(diff.max()), unit)
+
+
+def diagnose(failed: set[str]) -> str:
+    """Which pair of references disagrees, in words: a converter change or a kernel bug."""
+    if "numpy vs reference" in failed:
+        return ("LiteRT's reference kernels disagree with NumPy evaluating the same .tflite: a reference-kernel "
+                "bug, or semantics the NumPy model lacks")
+    if "reference vs keras" in failed:
+        return ("LiteRT computes the .tflite as NumPy does, but the file's numbers no longer match the Keras "
+                "model: a converter or quantization change")
+    optimized = {"xnnpack vs keras", "xnnpack~reference", "fp16 vs keras", "neon vs keras"} & failed
+    if optimized:
+        return (f"the reference kernels match Keras but {', '.join(sorted(optimized))} does not: a bug in the "
+                "optimized path (XNNPACK / KleidiAI) on this file")
+    return ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +17,10 @@ from pytest_litert.flatbuffer import ModelInspection
 from pytest_litert.matrix import Cell
 from pytest_litert.report import CellSummary, counts, render_table
 from pytest_litert.session import TARGETS, Runner, Settings, TargetUnavailable
+from pytest_litert.usermodel import ModelMismatchError, check
 
 settings_key = pytest.StashKey[Settings]()
+user_models_key = pytest.StashKey[list[tuple[Path, Path]]]()
 runner_key = pytest.StashKey[Runner]()
 _SUMMARY_PROPERTY = "litert_summary"
 _LABEL_PROPERTY = "litert_cell"
@@ -31,6 +34,7 @@ _OPTIONS = (
                "qemu-* need `pytest-litert emulator setup`)"),
     ("svl", "qemu-sme2 only: comma list of SME streaming vector lengths in bytes to sweep (16,32,64,128,256)"),
 )
+_USER_MODEL_TEST = Path(__file__).with_name("suite") / "test_user_model.py"
 _FLAGS = (
     ("require-sme2", "fail, instead of skip, sme2 tests when the target has no SME2 (CI gating)"),
     ("require-sme2-kernels", "fail sme2 cells where no SME2 kernel ran, even where that is a known finding"),
@@ -43,6 +47,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         flag, key = f"--litert-{name}", f"litert_{name.replace('-', '_')}"
         group.addoption(flag, dest=key, default=None, metavar=name.upper().replace("-", "_"), help=help_text)
         parser.addini(key, help_text, default=None)
+    group.addoption("--litert-model", dest="litert_model", action="append", default=[], metavar="PATH",
+                    help="a .tflite of your own to judge (repeatable); needs --litert-reference")
+    group.addoption("--litert-reference", dest="litert_reference", action="append", default=[],
+                    metavar="PATH", help="the saved Keras model (.keras) each --litert-model came from")
     for name, help_text in _FLAGS:
         flag, key = f"--litert-{name}", f"litert_{name.replace('-', '_')}"
         group.addoption(flag, dest=key, action="store_true", default=None, help=help_text)
@@ -77,7 +85,29 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-litert: {error} (options: {flags})") from None
     config.stash[settings_key] = settings
     config.stash[runner_key] = Runner(settings)
+    config.stash[user_models_key] = _user_models(config)
+    if config.stash[user_models_key]:
+        config.args.append(str(_USER_MODEL_TEST))
     config.pluginmanager.register(MatrixSummary(settings), "litert-matrix-summary")
+
+
+def _user_models(config: pytest.Config) -> list[tuple[Path, Path]]:
+    """Pairs of (--litert-model, --litert-reference); one reference may serve every model."""
+    models = [Path(p) for p in config.getoption("litert_model")]
+    references = [Path(p) for p in config.getoption("litert_reference")]
+    if not models and not references:
+        return []
+    if len(references) == 1:
+        references *= len(models)
+    if not models or len(references) != len(models):
+        raise pytest.UsageError(
+            f"pytest-litert: {len(models)} --litert-model and {len(references)} --litert-reference given; "
+            "give one --litert-reference (the saved Keras model) per --litert-model, or one for all"
+        )
+    for flag, path in [*(("--litert-model", m) for m in models), *(("--litert-reference", r) for r in references)]:
+        if not path.is_file():
+            raise pytest.UsageError(f"pytest-litert: {flag}={path}: no such file")
+    return list(zip(models, references, strict=True))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -101,6 +131,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "litert_cell" in metafunc.fixturenames:
         cells = settings.cells()
         metafunc.parametrize("litert_cell", cells, ids=[c.id for c in cells], scope="session")
+    if "litert_user_model" in metafunc.fixturenames:
+        pairs = metafunc.config.stash[user_models_key]
+        metafunc.parametrize("litert_user_model", pairs, ids=[m.name for m, _ in pairs], scope="session")
     if "litert_sme2_cell" in metafunc.fixturenames:
         cells = [cell for cell in settings.cells() if cell.sme2]
         metafunc.parametrize("litert_sme2_cell", cells, ids=[c.id for c in cells], scope="session")
@@ -200,6 +233,20 @@ def _judge(request: pytest.FixtureRequest, model: LitertModel, runner: Runner, s
     return verdict
 
 
+@pytest.fixture
+def litert_user_verdict(request: pytest.FixtureRequest, litert_user_model: tuple[Path, Path],
+                        litert_runner: Runner) -> Verdict:
+    """A --litert-model judged against its --litert-reference with the matrix's checks."""
+    tflite, reference = litert_user_model
+    try:
+        verdict = check(tflite, reference, seed=litert_runner.settings.seed,
+                        target=litert_runner.target(litert_runner.settings.svls[0]))
+    except (ModelMismatchError, ValueError) as error:
+        pytest.fail(f"{tflite}: {error}", pytrace=False)
+    request.node.user_properties.append(("litert_user_model", str(tflite)))
+    return verdict
+
+
 def assert_verdict(verdict: Verdict) -> None:
     """Map a verdict onto pytest outcomes: fail, skip (not produced), xfail (finding)."""
     if verdict.status == FAIL:
@@ -212,7 +259,7 @@ def assert_verdict(verdict: Verdict) -> None:
 
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
     """In -v, follow the outcome with the cell's seed-table row."""
-    label = next((str(v) for n, v in report.user_properties if n == _LABEL_PROPERTY), None)
+    label = next((str(v) for n, v in getattr(report, "user_properties", ()) if n == _LABEL_PROPERTY), None)
     if label is None or report.when != "call":
         return None
     if hasattr(report, "wasxfail"):

@@ -1,0 +1,14 @@
+"""Your own converted model: `pytest --litert-model=m.tflite --litert-reference=m.keras`.
+
+The plugin adds this file to the run when --litert-model is given; one test per model.
+"""
+
+from __future__ import annotations
+
+from pytest_litert.evaluate import Verdict
+from pytest_litert.plugin import assert_verdict
+
+
+def test_user_model(litert_user_verdict: Verdict) -> None:
+    """The same structure, delegation and numeric checks as the matrix, cell inferred."""
+    assert_verdict(litert_user_verdict)

@@ -1,0 +1,163 @@
+"""Judge a model the user brings: a .tflite and the Keras model it was converted from.
+
+`check(tflite, keras_model)` infers the cell (operator, recipe, shape) from the two
+models, then runs exactly the matrix's checks and returns the same Verdict, so a team can
+regression-test its own converted single-layer models after a converter upgrade.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pytest_litert.build import INPUT_DRAWS, CellArtifact, dequantize_inputs, quantize_inputs
+from pytest_litert.evaluate import Verdict, evaluate_cell
+from pytest_litert.flatbuffer import ModelFormatError, ModelInspection, inspect_model
+from pytest_litert.keras_models import Arrays, LayerWeights, import_keras, keras_outputs
+from pytest_litert.matrix import Cell, make_cell
+from pytest_litert.ops import OPS, LayerShape
+from pytest_litert.recipes import RECIPES
+from pytest_litert.targets import Target, host_target
+
+SUPPORTED = ("FULLY_CONNECTED", "BATCH_MATMUL", "CONV_2D", "TRANSPOSE_CONV")
+
+
+class ModelMismatchError(ValueError):
+    """The .tflite and the Keras model do not describe the same single layer."""
+
+
+def check(tflite: bytes | str | Path, keras_model: Any, inputs: Arrays | np.ndarray | None = None,
+          *, seed: int = 0, target: Target | None = None) -> Verdict:
+    """Structure, delegation and numbers of `tflite` against `keras_model` (a Keras model or
+    the path of a saved .keras file). `inputs`: float inputs (one array or a dict by input
+    name); by default seeded uniform [-1, 1] draws, put on the model's input grid."""
+    model_bytes = Path(tflite).read_bytes() if isinstance(tflite, (str, Path)) else bytes(tflite)
+    try:
+        inspection = inspect_model(model_bytes)
+    except ModelFormatError as error:
+        raise ModelMismatchError(f"{tflite if not isinstance(tflite, bytes) else 'the model'}: {error}") from error
+    if isinstance(keras_model, (str, Path)):
+        keras_model = import_keras().models.load_model(keras_model, compile=False)
+    cell, weights, keras_names = infer_cell(inspection, keras_model)
+    names = signature_names(cell, inspection)
+    artifact = _artifact(cell, model_bytes, inspection, keras_model, weights, (names, keras_names), inputs, seed)
+    owned = target is None
+    target = target or host_target()
+    try:
+        return evaluate_cell(cell, artifact, target)
+    finally:
+        if owned:
+            target.close()
+
+
+def infer_recipe(inspection: ModelInspection, op_code: str) -> str:
+    """From what the file holds: integer I/O -> static, quantized weights -> dynamic, ..."""
+    io = inspection.tensors[inspection.inputs[0]].dtype
+    if io == "INT8":
+        return "static_int8"
+    if io == "INT16":
+        return "int16x8"
+    op = inspection.find_op(op_code)
+    assert op is not None
+    weights = inspection.source_tensor(op.inputs[1]).dtype
+    return {"INT4": "int4", "INT8": "dynamic_int8", "FLOAT16": "fp16"}.get(weights, "fp32")
+
+
+def infer_cell(inspection: ModelInspection, model: Any) -> tuple[Cell, LayerWeights, dict[str, str]]:
+    main = [code for code in inspection.op_codes if code in SUPPORTED]
+    others = sorted(set(inspection.op_codes) - set(SUPPORTED) - {"DEQUANTIZE", "QUANTIZE"})
+    if len(main) != 1 or others:
+        raise ModelMismatchError(
+            f"check() judges single-layer models of {', '.join(SUPPORTED)}; this model has "
+            f"{', '.join(inspection.op_codes) or 'no operators'}"
+        )
+    layers = [layer for layer in model.layers if layer.__class__.__name__ != "InputLayer"]
+    if len(layers) != 1:
+        raise ModelMismatchError(f"the Keras model must have one layer besides its inputs; it has "
+                                 f"{[layer.__class__.__name__ for layer in layers]}")
+    layer = layers[0]
+    op_name, shape = _op_and_shape(layer, [tuple(int(d) for d in t.shape) for t in model.inputs])
+    op = OPS[op_name]
+    if op.op_code != main[0]:
+        raise ModelMismatchError(f"the Keras layer {layer.__class__.__name__} becomes {op.op_code}, "
+                                 f"but the .tflite holds {main[0]}")
+    cell = make_cell(op, RECIPES[infer_recipe(inspection, main[0])], shape)
+    _check_signature(cell, inspection)
+    values = layer.get_weights()
+    weights = LayerWeights(np.asarray(values[0], np.float32) if values else None,
+                           np.asarray(values[1], np.float32) if len(values) > 1 else None)
+    names = dict(zip(op.input_shapes(shape), (t.name for t in model.inputs), strict=False))
+    return cell, weights, names
+
+
+def signature_names(cell: Cell, inspection: ModelInspection) -> dict[str, str]:
+    """Canonical input ("x", "y") -> the .tflite signature's input name, matched by shape
+    (names do not survive saving and reloading a Keras model)."""
+    shapes = cell.op.input_shapes(cell.shape)
+    free = dict(inspection.signature_inputs)
+    names = {}
+    for canonical, shape in shapes.items():
+        match = next((n for n, i in free.items() if tuple(inspection.tensors[i].shape) == shape), None)
+        if match is None:
+            raise ModelMismatchError(f"the .tflite has no signature input of shape {shape} for {canonical!r}")
+        names[canonical] = match
+        del free[match]
+    return names
+
+
+def _op_and_shape(layer: Any, input_shapes: list[tuple[int, ...]]) -> tuple[str, LayerShape]:
+    kind = layer.__class__.__name__
+    config = layer.get_config()
+    first = input_shapes[0]
+    if kind == "Dense" and len(first) == 2:
+        return "fully_connected", LayerShape(m=first[0], k=first[1], n=int(config["units"]))
+    if kind in ("Conv2D", "Conv2DTranspose"):
+        kernel, stride, dilation = (config["kernel_size"][0], config["strides"][0],
+                                    config.get("dilation_rate", (1,))[0])
+        shape = LayerShape(batch=first[0], height=first[1], width=first[2], k=first[3],
+                           n=int(config["filters"]), kernel=int(kernel), stride=int(stride),
+                           dilation=int(dilation), padding=config["padding"])
+        if kind == "Conv2DTranspose":
+            return "transpose_conv", shape
+        return ("conv2d_pointwise" if kernel == 1 and stride == 1 else "conv2d"), shape
+    if len(input_shapes) == 2 and len(first) == 3:
+        return "batch_matmul", LayerShape(batch=first[0], m=first[1], k=first[2], n=input_shapes[1][2])
+    raise ModelMismatchError(f"check() knows Dense, Conv2D, Conv2DTranspose and a two-input matmul; "
+                             f"got {kind} on inputs {input_shapes}")
+
+
+def _check_signature(cell: Cell, inspection: ModelInspection) -> None:
+    want = sorted(cell.op.input_shapes(cell.shape).values())
+    have = sorted(tuple(inspection.tensors[i].shape) for i in inspection.inputs)
+    if want != have:
+        raise ModelMismatchError(f"the Keras model takes inputs of shape {want} but the .tflite takes {have}")
+
+
+def _artifact(cell: Cell, model: bytes, inspection: ModelInspection, keras_model: Any, weights: LayerWeights,
+              both_names: tuple[dict[str, str], dict[str, str]], inputs: Arrays | np.ndarray | None,
+              seed: int) -> CellArtifact:
+    names, keras_names = both_names
+    shapes = cell.op.input_shapes(cell.shape)
+    if inputs is None:
+        rng = np.random.default_rng(seed)
+        draws = [{n: rng.uniform(-1, 1, s).astype(np.float32) for n, s in shapes.items()} for _ in range(INPUT_DRAWS)]
+    else:
+        given = inputs if isinstance(inputs, dict) else {"x": inputs}
+        by_canonical = {canonical: given.get(signature, given.get(canonical)) for canonical, signature in names.items()}
+        missing = [name for name, value in by_canonical.items() if value is None]
+        if missing:
+            raise ModelMismatchError(f"inputs lack {[names[m] for m in missing]}; give a dict keyed by input name")
+        draws = [{n: np.asarray(v, np.float32) for n, v in by_canonical.items() if v is not None}]
+    model_inputs = [quantize_inputs(inspection, draw, names) for draw in draws]
+    float_inputs = [dequantize_inputs(inspection, draw, names) for draw in model_inputs]
+    outputs = [_reference(keras_model, draw, keras_names) for draw in float_inputs]
+    return dataclasses.replace(
+        CellArtifact(model, weights, model_inputs, float_inputs, outputs), signature_names=names
+    )
+
+
+def _reference(model: Any, inputs: Arrays, names: dict[str, str]) -> np.ndarray:
+    return keras_outputs(model, {names[name]: value for name, value in inputs.items()})

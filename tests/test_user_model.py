@@ -1,0 +1,104 @@
+"""A model the user brings: `pytest_litert.check` and --litert-model on the seed's own
+FC 100x640 -> 1280 models, produced by the seed document's script."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pytest_litert
+from pytest_litert import numpy_reference
+from pytest_litert.build import build_artifact, input_tensors
+from pytest_litert.matrix import make_cell
+from pytest_litert.ops import OPS
+from pytest_litert.recipes import RECIPES
+from pytest_litert.usermodel import ModelMismatchError
+
+SEED_SCRIPT = Path(__file__).with_name("data") / "seed_script.py"
+SEED_MODELS = ("fc_fp32", "fc_fp16", "fc_dynamic_int8", "fc_static_int8")
+
+
+@pytest.fixture(scope="module")
+def seed_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed's four .tflite files and fc.keras, made by the seed's own script."""
+    directory = tmp_path_factory.mktemp("seed")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run([sys.executable, str(SEED_SCRIPT)], cwd=directory, check=True, env=env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return directory
+
+
+@pytest.mark.parametrize("name", SEED_MODELS)
+def test_check_passes_the_seed_models(seed_models: Path, name: str) -> None:
+    verdict = pytest_litert.check(seed_models / f"{name}.tflite", seed_models / "fc.keras")
+    assert verdict.status == "pass", verdict.explain()
+    assert verdict.cell_id == f"fully_connected-{name.removeprefix('fc_')}"
+    assert {"structure", "delegation", "xnnpack vs keras", "reference vs keras", "numpy vs reference"} <= {
+        check.name for check in verdict.checks}
+
+
+def test_litert_model_option_runs_each_model(pytester: pytest.Pytester, seed_models: Path) -> None:
+    models = [f"--litert-model={seed_models / f'{name}.tflite'}" for name in SEED_MODELS]
+    result = pytester.runpytest(*models, f"--litert-reference={seed_models / 'fc.keras'}", "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*test_user_model[[]fc_static_int8.tflite[]]*PASSED*"])
+
+
+def test_missing_model_file_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--litert-model=nope.tflite", "--litert-reference=nope.keras")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--litert-model=nope.tflite: no such file*"])
+
+
+def test_model_without_reference_is_a_usage_error(pytester: pytest.Pytester, seed_models: Path) -> None:
+    result = pytester.runpytest(f"--litert-model={seed_models / 'fc_fp32.tflite'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*give one --litert-reference (the saved Keras model) per --litert-model*"])
+
+
+def test_junk_tflite_is_named(tmp_path: Path, seed_models: Path) -> None:
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ModelMismatchError, match=r"junk\.tflite: not a \.tflite model"):
+        pytest_litert.check(junk, seed_models / "fc.keras")
+
+
+def test_signature_mismatch_is_named(seed_models: Path) -> None:
+    other = build_artifact(make_cell(OPS["fully_connected"], RECIPES["fp32"]), seed=0)
+    with pytest.raises(ModelMismatchError, match=r"takes inputs of shape \[\(100, 640\)\] but the .tflite takes"):
+        pytest_litert.check(other.model, seed_models / "fc.keras")
+
+
+def test_nan_output_says_where(seed_models: Path) -> None:
+    """A real model with one weight overwritten by NaN: the failure names the element."""
+    model = (seed_models / "fc_fp32.tflite").read_bytes()
+    first_weight = model.find(np.float32(_first_weight(seed_models)).tobytes())
+    assert first_weight > 0
+    broken = model[:first_weight] + np.float32(np.nan).tobytes() + model[first_weight + 4:]
+    verdict = pytest_litert.check(broken, seed_models / "fc.keras")
+    assert verdict.status == "fail"
+    assert "non-finite outputs, first at index (0, 0)" in verdict.reason
+
+
+def _first_weight(seed_models: Path) -> float:
+    from pytest_litert.keras_models import import_keras
+
+    model = import_keras().models.load_model(seed_models / "fc.keras", compile=False)
+    return float(model.layers[-1].get_weights()[0][0, 0])
+
+
+def test_unmodelled_operator_is_reported_and_the_others_still_run() -> None:
+    cell = make_cell(OPS["fully_connected"], RECIPES["fp32"])
+    artifact = build_artifact(cell, seed=0)
+    inspection = artifact.inspect()
+    tanh = dataclasses.replace(inspection, operators=tuple(
+        dataclasses.replace(op, fused_activation="TANH") for op in inspection.operators))
+    inputs = artifact.model_inputs[0]
+    with pytest.raises(numpy_reference.Unmodelled, match="fused activation TANH is not modelled"):
+        numpy_reference.evaluate(cell, tanh, inputs, input_tensors(tanh, list(inputs)))
