@@ -77,7 +77,8 @@ def evaluate_cell(cell: Cell, artifact: CellArtifact, target: Target, comparison
     except TargetCrash as error:
         crash = Check("run", False, f"{type(error).__name__}: {error}")
         return Verdict(cell.id, FAIL, (structure, crash), crash.message)
-    checks = [structure]
+    constants = oracle.constants_check(cell, inspection, artifact.weights.kernel, artifact.weights.bias)
+    checks = [structure, *([constants] if constants is not None else [])]
     for check in run_checks:
         finding = next((f for f in findings if _explains(f, check)), None)
         if finding is not None:

@@ -138,7 +138,15 @@ _PER_TENSOR_BMM = Finding(
 )
 _FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
     ("batch_matmul_const", "dynamic_int8"): (_PER_TENSOR_BMM,),
-    ("batch_matmul_const", "static_int8"): (_PER_TENSOR_BMM,),
+    ("batch_matmul_const", "static_int8"): (
+        _PER_TENSOR_BMM,
+        Finding(
+            "delegation",
+            "expected to take the op",
+            "XNNPACK refuses int8 BATCH_MATMUL when the converter gives the per-tensor constant a "
+            "nonzero zero point (asymmetric weights; 24 of 40 seeds)",
+        ),
+    ),
     ("batch_matmul_const", "fp16"): (
         *(
             Finding(
@@ -168,9 +176,10 @@ _FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
         Finding(
             name,
             "",
-            "int16x8 BATCH_MATMUL of two inputs on their exact grids lands up to ~0.9 output "
-            "steps from the exact result, where rounding alone allows 0.5 (reference kernel)",
-            max_units=1.0,
+            "int16x8 BATCH_MATMUL of two inputs on their exact grids lands up to ~1.02 output "
+            "steps from the exact result, where one rounding allows 0.5: the kernel rounds twice "
+            "(it stays within 1 step of the NumPy integer model, so within 1.5 of exact)",
+            max_units=1.5,
         )
         for name in ("xnnpack vs keras", "reference vs keras")
     ),

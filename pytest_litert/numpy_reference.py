@@ -66,7 +66,7 @@ def dequantize(inspection: ModelInspection, tensor: TensorInfo) -> np.ndarray:
     return (values - zeros) * scales
 
 
-def _bias(cell: Cell, inspection: ModelInspection, op: OperatorInfo) -> TensorInfo | None:
+def bias_tensor(cell: Cell, inspection: ModelInspection, op: OperatorInfo) -> TensorInfo | None:
     position = 3 if cell.op.op_code == "TRANSPOSE_CONV" else 2
     if cell.op.op_code == "BATCH_MATMUL" or len(op.inputs) <= position:
         return None
@@ -102,8 +102,8 @@ def _float(cell: Cell, inspection: ModelInspection, op: OperatorInfo,
            model_inputs: dict[str, np.ndarray]) -> NumpyOutput:
     x = model_inputs["x"].astype(np.float64)
     w = _weights(cell, inspection, op, model_inputs)
-    bias_tensor = _bias(cell, inspection, op)
-    bias = dequantize(inspection, bias_tensor) if bias_tensor is not None else 0.0
+    stored_bias = bias_tensor(cell, inspection, op)
+    bias = dequantize(inspection, stored_bias) if stored_bias is not None else 0.0
     value = _clamp(apply(cell.op, cell.shape, x, w) + bias, op)
     magnitude = apply(cell.op, cell.shape, np.abs(x), np.abs(w)) + np.abs(bias)
     return NumpyOutput(value, None, _fp32_bound(cell, magnitude))
@@ -114,8 +114,8 @@ def _dynamic(cell: Cell, inspection: ModelInspection, op: OperatorInfo, x: np.nd
     asymmetric = op.asymmetric_inputs or cell.op.op_code in ("CONV_2D", "TRANSPOSE_CONV")
     x_deq = _quantize_rows(x, rows, asymmetric=asymmetric)
     w = to_keras_layout(cell.op.op_code, dequantize(inspection, inspection.source_tensor(op.inputs[1])))
-    bias_tensor = _bias(cell, inspection, op)
-    bias = dequantize(inspection, bias_tensor) if bias_tensor is not None else 0.0
+    stored_bias = bias_tensor(cell, inspection, op)
+    bias = dequantize(inspection, stored_bias) if stored_bias is not None else 0.0
     value = _clamp(apply(cell.op, cell.shape, x_deq, w) + bias, op)
     magnitude = apply(cell.op, cell.shape, np.abs(x_deq), np.abs(w)) + np.abs(bias)
     return NumpyOutput(value, None, _fp32_bound(cell, magnitude))
@@ -154,9 +154,9 @@ def _static(cell: Cell, inspection: ModelInspection, op: OperatorInfo,
         w_tensor = inspection.tensors[input_index["y"]]
         w = model_inputs["y"].astype(np.float64) - w_tensor.zero_points[0]
     accumulator = apply(cell.op, cell.shape, x, w)
-    bias_tensor = _bias(cell, inspection, op)
-    if bias_tensor is not None:
-        accumulator = accumulator + inspection.constant_values(bias_tensor).astype(np.float64)
+    stored_bias = bias_tensor(cell, inspection, op)
+    if stored_bias is not None:
+        accumulator = accumulator + inspection.constant_values(stored_bias).astype(np.float64)
     out = inspection.tensors[inspection.outputs[0]]
     s_w = np.asarray(w_tensor.scales, np.float64)
     multiplier = x_tensor.scales[0] * s_w / out.scales[0]

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from pytest_litert import numpy_reference, tolerance
 from pytest_litert.flatbuffer import ModelInspection, OperatorInfo, TensorInfo
 from pytest_litert.matrix import Cell, not_delegated_reason
 from pytest_litert.tolerance import Bound
@@ -177,6 +178,9 @@ def ab_check(sme2: np.ndarray, neon: np.ndarray) -> Check:
 
 def diagnose(failed: set[str]) -> str:
     """Which pair of references disagrees, in words: a converter change or a kernel bug."""
+    if "constants vs keras" in failed:
+        return ("the .tflite's stored weights or bias differ from the Keras layer beyond rounding: the file "
+                "(converter, quantizer or an edit) changed the numbers")
     if "numpy vs reference" in failed:
         return ("LiteRT's reference kernels disagree with NumPy evaluating the same .tflite: a reference-kernel "
                 "bug, or semantics the NumPy model lacks")
@@ -188,3 +192,53 @@ def diagnose(failed: set[str]) -> str:
         return (f"the reference kernels match Keras but {', '.join(sorted(optimized))} does not: a bug in the "
                 "optimized path (XNNPACK / KleidiAI) on this file")
     return ""
+
+
+def constants_check(cell: Cell, inspection: ModelInspection, kernel: np.ndarray | None,
+                    bias: np.ndarray | None) -> Check | None:
+    """The file's stored weights and bias against the Keras layer's, element by element,
+    within what rounding to their format allows: half a quantization step (plus the
+    float32 rounding of the scale product), u16*|w| for float16, nothing for float32.
+    Deterministic and input-free: a changed weight, scale or bias cannot hide here."""
+    op = main_operator(cell, inspection)
+    if kernel is None or op is None:
+        return None
+    pairs = [("weights", inspection.source_tensor(op.inputs[1]), kernel)]
+    stored_bias = numpy_reference.bias_tensor(cell, inspection, op)
+    if stored_bias is not None and bias is not None:
+        pairs.append(("bias", stored_bias, bias))
+    worst, where = 0.0, "as stored"
+    for name, tensor, expected in pairs:
+        stored = _keras_layout(cell, name, numpy_reference.dequantize(inspection, tensor))
+        if stored.shape != expected.shape:
+            return Check("constants vs keras", False, f"{name} shape {stored.shape} != Keras {expected.shape}")
+        reference = np.abs(expected.astype(np.float64))
+        allowed = _keras_layout(cell, name, _quantization_allowance(tensor, inspection)) + 4 * tolerance.U32 * reference
+        if tensor.dtype == "FLOAT16":
+            allowed = np.maximum(tolerance.U16 * reference, tolerance.FP16_SUBNORMAL_HALF_STEP)
+        error = np.abs(stored - expected)
+        ratio = np.divide(error, allowed, out=np.where(error > 0, np.inf, 0.0), where=allowed > 0)
+        index = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+        if float(ratio[index]) >= worst:
+            worst = float(ratio[index])
+            where = (f"{name}{tuple(int(i) for i in index)}: stored {float(stored[index]):.6g} vs Keras "
+                     f"{float(expected[index]):.6g}, allowance {float(allowed[index]):.3g} ({tensor.dtype})")
+    message = f"largest difference is {worst:.2f} of its rounding allowance, at {where}"
+    return Check("constants vs keras", worst <= 1.0, message)
+
+
+def _quantization_allowance(tensor: TensorInfo, inspection: ModelInspection) -> np.ndarray:
+    """Half a quantization step per element, in the file's layout (zero for floats)."""
+    shape = inspection.constant_values(tensor).shape
+    if not tensor.scales:
+        return np.zeros(shape)
+    scales = np.asarray(tensor.scales, np.float64)
+    if scales.size > 1:
+        axes = [1] * len(shape)
+        axes[tensor.quantized_dimension] = -1
+        scales = scales.reshape(axes)
+    return np.broadcast_to(scales / 2.0, shape).astype(np.float64)
+
+
+def _keras_layout(cell: Cell, name: str, values: np.ndarray) -> np.ndarray:
+    return values if name == "bias" else numpy_reference.to_keras_layout(cell.op.op_code, values)

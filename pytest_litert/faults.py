@@ -11,8 +11,8 @@ detected/total) and the missed mutants with how close they came to their bound.
 first..first+N-1 and counts verdicts of "fail" (each one a false positive of the oracle).
 
 Usage:
-  python benchmarks/fault_injection.py [--seed S] [--out table.md] [--cache-dir DIR]
-  python benchmarks/fault_injection.py --seeds 20 [--first-seed 0] [--cache-dir DIR]
+  pytest-litert faults [--seed S] [--out table.md] [--cache-dir DIR]
+  pytest-litert faults --seeds 200 [--first-seed 0] [--cache-dir DIR]
 """
 
 from __future__ import annotations
@@ -137,10 +137,30 @@ def report(outcomes: list[Outcome], skipped: list[str], seed: int, seconds: floa
     return "\n".join(parts) + "\n"
 
 
-def sweep(first: int, count: int, cache_dir: str | None, target: str) -> str:
-    """Judge the unmutated matrix for `count` seeds. A failed numeric check (one with an
-    error/bound ratio) is a false positive of the oracle; other failures (delegation,
-    structure, conversion, run) are reported apart: they are facts about the toolchain."""
+@dataclasses.dataclass(frozen=True)
+class SweepResult:
+    first: int
+    count: int
+    judged: int
+    seconds: float
+    numeric: list[str]  # failed numeric checks on unmutated models: false positives
+    other: list[str]  # delegation, structure, conversion or run failures: toolchain facts
+
+    def text(self) -> str:
+        last = self.first + self.count - 1
+        return "\n".join([
+            f"False-positive sweep: seeds {self.first}..{last} ({self.count} seeds, {self.judged} cell verdicts), "
+            f"{self.seconds:.0f} s wall ({self.seconds / max(self.count, 1):.1f} s/seed).",
+            f"Numeric false positives (a failed numeric check on an unmutated model): {len(self.numeric)}",
+            *self.numeric,
+            f"Other failures on unmutated models (delegation, structure, conversion, run): {len(self.other)}",
+            *self.other,
+        ]) + "\n"
+
+
+def sweep(first: int, count: int, cache_dir: str | None, target: str) -> SweepResult:
+    """Judge the unmutated matrix for `count` seeds. A failed check with an error/bound
+    ratio is a false positive of the oracle; other failures are reported apart."""
     started = time.perf_counter()
     numeric: list[str] = []
     other: list[str] = []
@@ -162,27 +182,22 @@ def sweep(first: int, count: int, cache_dir: str | None, target: str) -> str:
                   f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     finally:
         judge.close()
-    seconds = time.perf_counter() - started
-    return "\n".join([
-        f"False-positive sweep: seeds {first}..{first + count - 1} ({count} seeds, {judged} cell verdicts), "
-        f"{seconds:.0f} s wall ({seconds / count:.1f} s/seed).",
-        f"Numeric false positives (a failed numeric check on an unmutated model): {len(numeric)}", *numeric,
-        f"Other failures on unmutated models (delegation, structure, conversion, run): {len(other)}", *other,
-    ]) + "\n"
+    return SweepResult(first, count, judged, time.perf_counter() - started, numeric, other)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pytest-litert faults", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=0, help="matrix seed for the fault-injection table")
     parser.add_argument("--seeds", type=int, default=0, help="run the false-positive sweep over N seeds instead")
     parser.add_argument("--first-seed", type=int, default=0, help="first seed of the sweep")
     parser.add_argument("--cache-dir", default=None, help="conversion cache (default: the plugin's; 'none' = off)")
     parser.add_argument("--target", default="inprocess", choices=("inprocess", "host"))
     parser.add_argument("--out", type=Path, default=None, help="also write the report to this file")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     started = time.perf_counter()
     if args.seeds:
-        text = sweep(args.first_seed, args.seeds, args.cache_dir, args.target)
+        text = sweep(args.first_seed, args.seeds, args.cache_dir, args.target).text()
     else:
         runner = Runner(Settings.from_strings(None, None, args.seed, args.cache_dir, args.target))
         target = make_target(args.target)
@@ -194,7 +209,4 @@ def main() -> None:
     print(text, end="")
     if args.out is not None:
         args.out.write_text(text)
-
-
-if __name__ == "__main__":
-    main()
+    return 0
