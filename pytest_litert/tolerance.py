@@ -96,6 +96,14 @@ def weight_scales(weights: TensorInfo, channels_last: int) -> np.ndarray:
     return scales
 
 
+def double_rounding(multiplier: np.ndarray | float) -> np.ndarray:
+    """TFLite requantizes with MultiplyByQuantizedMultiplier: a rounding doubling high multiply,
+    then a rounding right shift by -e where multiplier = f * 2^e, f in [0.5, 1). The first
+    rounding is in units of 2^e output steps, so it adds up to 2^(e-1) steps when e < 0."""
+    exponent = np.frexp(np.asarray(multiplier, np.float64))[1]
+    return np.where(exponent < 0, 2.0 ** (exponent.astype(np.float64) - 1.0), 0.0)
+
+
 def dynamic_bound(terms: LayerTerms, weights: TensorInfo, max_abs_x: float) -> Bound:
     """Weights rounded to their grid (|dW| <= s_w/2); activations quantized at run time to
     int8, symmetric or asymmetric, per row or per tensor: |dx| <= max|x|/127 covers all."""
@@ -129,6 +137,7 @@ def static_bound(
     saturation = np.maximum(reference - high, 0.0) + np.maximum(low - reference, 0.0)
     bound = (
         s_out / 2.0
+        + double_rounding(inputs.scales[0] * s_w / s_out) * s_out
         + weight_term
         + inputs.scales[0] * s_w / 2.0
         + np.abs(reference) * 2.0**-22
@@ -136,7 +145,7 @@ def static_bound(
         + saturation
     )
     formula = (
-        f"s_out/2 + {'0' if weights_on_grid else 'sum|x|*s_w/2'} + s_in*s_w/2 + |y|*2^-22 "
+        f"s_out/2 + s_out*2^(e-1) + {'0' if weights_on_grid else 'sum|x|*s_w/2'} + s_in*s_w/2 + |y|*2^-22 "
         f"+ 2*gamma32(K+1)*M + saturation (s_out={s_out:.3g}, s_in={inputs.scales[0]:.3g}, "
         f"K={terms.reduction})"
     )
