@@ -46,7 +46,7 @@ def build_artifact(cell: Cell, seed: int) -> CellArtifact:
     from pytest_litert.convert import convert
 
     rng = np.random.default_rng([seed, _stable_hash(cell.id)])
-    weights = random_weights(cell.op, cell.shape, rng)
+    weights = random_weights(cell.op, cell.shape, rng, cell.weight_style)
     model = build_model(cell.op, cell.shape, weights)
     calibration = [random_inputs(cell.op, cell.shape, rng) for _ in range(CALIBRATION_SAMPLES)]
     tflite = convert(model, cell.recipe.name, calibration)

@@ -39,6 +39,8 @@ def cache_key(cell: Cell, seed: int) -> str:
         "seed": seed,
         "toolchain": versions(),
     }
+    if cell.weight_style != "uniform":
+        material["weights"] = cell.weight_style
     digest = hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
     return f"{cell.id}-{digest[:16]}"
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_litert import coverage, emulator, faults, toolchain
+from pytest_litert import coverage, emulator, faults, rundiff, toolchain
 from pytest_litert.convert import ConversionError, MissingDependencyError
 from pytest_litert.matrix import Cell, make_cell
 from pytest_litert.ops import OPS
@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(coverage)
     commands.add_parser("emulator", help="prepare the emulated SME2 target: `pytest-litert emulator setup|status`",
                         add_help=False)
+    commands.add_parser("diff", help="compare two recorded runs per cell (structure, size, error)", add_help=False)
     commands.add_parser("faults", help="fault injection: mutate every cell's model, count what the oracles catch "
                         "(`--seeds N`: the false-positive sweep)", add_help=False)
     return parser
@@ -67,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         return emulator.main(argv[1:])
     if argv[:1] == ["faults"]:
         return faults.main(argv[1:])
+    if argv[:1] == ["diff"]:
+        return rundiff.diff_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_strings(args.ops, args.recipes, args.seed, args.cache_dir,

@@ -34,12 +34,26 @@ def import_keras() -> Any:
     return keras
 
 
-def random_weights(op: OpSpec, shape: LayerShape, rng: np.random.Generator) -> LayerWeights:
-    """Weights scaled by 1/sqrt(K) so outputs stay O(1) whatever the reduction length."""
+def random_weights(op: OpSpec, shape: LayerShape, rng: np.random.Generator,
+                   style: str = "uniform") -> LayerWeights:
+    """Weights scaled by 1/sqrt(K) so outputs stay O(1) whatever the reduction length.
+
+    style: "uniform"; "one-sign-channels" (each output channel all positive or all negative,
+    so errors cannot cancel); "mixed-scales" (channel magnitudes spread over three decades)."""
     if not op.constant_weights:
         return LayerWeights(kernel=None, bias=None)
     scale = 1.0 / np.sqrt(op.reduction_length(shape) / 4.0)
-    kernel = (rng.uniform(-1.0, 1.0, op.weight_shape(shape)) * scale).astype(np.float32)
+    kernel = rng.uniform(-1.0, 1.0, op.weight_shape(shape)) * scale
+    channel_axis = 2 if op.name == "transpose_conv" else kernel.ndim - 1
+    per_channel = [1] * kernel.ndim
+    per_channel[channel_axis] = kernel.shape[channel_axis]
+    if style == "one-sign-channels":
+        kernel = np.abs(kernel) * rng.choice(np.array([-1.0, 1.0]), per_channel)
+    elif style == "mixed-scales":
+        kernel = kernel * 10.0 ** rng.uniform(-2.0, 1.0, per_channel)
+    elif style != "uniform":
+        raise ValueError(f"unknown weight style {style!r}")
+    kernel = kernel.astype(np.float32)
     if op.name == "batch_matmul_const":
         return LayerWeights(kernel=kernel, bias=None)
     bias = rng.uniform(-0.5, 0.5, (shape.n,)).astype(np.float32)

@@ -11,7 +11,8 @@ Modelled, per what LiteRT's reference kernels do (measured: agreement to ~1e-7):
 - dynamic int8 / int4: weights dequantized from the file; inputs quantized at run time to
   int8 per row (FULLY_CONNECTED, BATCH_MATMUL: asymmetric if the op's
   asymmetric_quantize_inputs is set, else symmetric) or per image (CONV_2D,
-  TRANSPOSE_CONV: asymmetric), then float arithmetic.
+  TRANSPOSE_CONV: asymmetric), with each kernel's own float32 or double arithmetic so
+  rounding ties match, then float arithmetic.
 - fp32 / fp16: the file's weights (fp16 ones widened) in float64.
 """
 
@@ -112,33 +113,61 @@ def _float(cell: Cell, inspection: ModelInspection, op: OperatorInfo,
 def _dynamic(cell: Cell, inspection: ModelInspection, op: OperatorInfo, x: np.ndarray) -> NumpyOutput:
     rows = (-1,) if cell.op.op_code in ("FULLY_CONNECTED", "BATCH_MATMUL") else tuple(range(1, x.ndim))
     asymmetric = op.asymmetric_inputs or cell.op.op_code in ("CONV_2D", "TRANSPOSE_CONV")
-    x_deq = _quantize_rows(x, rows, asymmetric=asymmetric)
+    x_deq, ties = _quantize_rows(x, rows, asymmetric=asymmetric, double=cell.op.op_code == "BATCH_MATMUL")
     w = to_keras_layout(cell.op.op_code, dequantize(inspection, inspection.source_tensor(op.inputs[1])))
     stored_bias = bias_tensor(cell, inspection, op)
     bias = dequantize(inspection, stored_bias) if stored_bias is not None else 0.0
     value = _clamp(apply(cell.op, cell.shape, x_deq, w) + bias, op)
     magnitude = apply(cell.op, cell.shape, np.abs(x_deq), np.abs(w)) + np.abs(bias)
-    return NumpyOutput(value, None, _fp32_bound(cell, magnitude))
+    bound = _fp32_bound(cell, magnitude)
+    if ties.any():  # an input on a rounding tie may land one step either way in the kernel
+        flips = apply(cell.op, cell.shape, ties, np.abs(w))
+        bound = dataclasses.replace(bound, elementwise=bound.elementwise + flips,
+                                    formula=bound.formula + " + one activation step per input on a rounding tie")
+    return NumpyOutput(value, None, bound)
 
 
-def _quantize_rows(x: np.ndarray, axes: tuple[int, ...], *, asymmetric: bool) -> np.ndarray:
-    """Run-time int8 quantization of activations, reproducing TFLite's tensor_utils
-    (Symmetric/AsymmetricQuantizeFloats) in float32, so ties round as the kernel rounds."""
+def _quantize_rows(x: np.ndarray, axes: tuple[int, ...], *, asymmetric: bool,
+                   double: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Run-time int8 quantization of activations as TFLite's kernels do it, ties included.
+
+    Measured against the reference kernels: FULLY_CONNECTED and the convolutions compute the
+    asymmetric scale, zero point and quantized values in float32 (scale, then x * (1/scale)
+    + zero point, rounded half away from zero); BATCH_MATMUL computes scale and zero point in
+    double and divides by the double scale (`double`). Symmetric: float32 127/max|x|.
+    Also returns, per input, its step size where the value sits on a rounding tie (within
+    float32 error), else 0: the kernel's arithmetic may round such an input either way."""
     x32 = x.astype(np.float32)
     if not asymmetric:
         peak = np.max(np.abs(x32), axis=axes, keepdims=True)
         safe = np.where(peak == 0, np.float32(1), peak)
+        unrounded = x32.astype(np.float64) * (127.0 / safe.astype(np.float64))
         q = np.clip(_round(x32 * (np.float32(127) / safe)), -127, 127)
-        return np.asarray(q.astype(np.float64) * (safe.astype(np.float64) / 127.0))
+        step = safe.astype(np.float64) / 127.0
+        return np.asarray(q * step), _on_tie(unrounded, step)
     low = np.minimum(np.min(x32, axis=axes, keepdims=True), np.float32(0))
     high = np.maximum(np.max(x32, axis=axes, keepdims=True), np.float32(0))
-    scale = np.where(high > low, (high - low) / np.float32(255), np.float32(1)).astype(np.float32)
-    from_min, from_max = np.float64(-128) - low / scale, np.float64(127) - high / scale
-    use_min = (-128 + np.abs(low / scale)) < (127 + np.abs(high / scale))
-    zero = np.clip(_round(np.where(use_min, from_min, from_max)), -128, 127)
-    inverse = (np.float32(1) / scale).astype(np.float32)
-    q = np.clip(_round((zero.astype(np.float32) + x32 * inverse).astype(np.float32)), -128, 127)
-    return np.asarray((q.astype(np.float64) - zero) * scale.astype(np.float64))
+    empty = high == low  # TFLite: all zeros, scale 1, zero point 0
+    if double:
+        scale = np.where(empty, 1.0, (high.astype(np.float64) - low) / 255.0)
+    else:
+        scale = np.where(empty, np.float32(1), (high - low) / np.float32(255)).astype(np.float32)
+    use_min = (128.0 + np.abs(low / scale)) < (127.0 + np.abs(high / scale))
+    zero = np.clip(_round(np.where(use_min, -128.0 - low / scale, 127.0 - high / scale)), -128, 127)
+    if double:
+        q = _round(x32.astype(np.float64) / scale + zero)
+    else:
+        inverse = (np.float32(1) / scale).astype(np.float32)
+        q = _round((zero.astype(np.float32) + x32 * inverse).astype(np.float32))
+    q = np.where(empty, 0.0, np.clip(q, -128, 127))
+    step = scale.astype(np.float32).astype(np.float64)
+    return np.asarray((q - zero) * step), _on_tie(x32.astype(np.float64) / scale + zero, step)
+
+
+def _on_tie(unrounded: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Step size where `unrounded` is within 1e-4 of a .5 rounding tie, else 0."""
+    near = np.abs(np.abs(unrounded - np.floor(unrounded)) - 0.5) < 1e-4
+    return np.asarray(np.where(near, np.broadcast_to(step, unrounded.shape), 0.0))
 
 
 def _static(cell: Cell, inspection: ModelInspection, op: OperatorInfo,

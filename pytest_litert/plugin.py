@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +16,24 @@ from pytest_litert.convert import ConversionError, MissingDependencyError
 from pytest_litert.evaluate import FAIL, FINDING, NOT_PRODUCED, Verdict
 from pytest_litert.flatbuffer import ModelInspection
 from pytest_litert.matrix import Cell
+from pytest_litert.profiles import load_default_profile
+from pytest_litert.properties import PropertyHarness
+from pytest_litert.recording import RecordingOptions, RunRecorder, parse_tolerance
 from pytest_litert.report import CellSummary, counts, render_table
 from pytest_litert.session import TARGETS, Runner, Settings, TargetUnavailable
 from pytest_litert.usermodel import ModelMismatchError, check
 
 settings_key = pytest.StashKey[Settings]()
+recorder_key = pytest.StashKey[RunRecorder]()
+artifacts_key = pytest.StashKey[Path]()
 user_models_key = pytest.StashKey[list[tuple[Path, Path]]]()
 runner_key = pytest.StashKey[Runner]()
 _SUMMARY_PROPERTY = "litert_summary"
 _LABEL_PROPERTY = "litert_cell"
 
 _OPTIONS = (
+    ("artifacts-dir", "where failing property examples are written as repro bundles "
+                      "(default: the pytest cache, .pytest_cache/d/litert-artifacts)"),
     ("ops", "comma list of operators to test (default: all)"),
     ("recipes", "comma list of recipes to test (default: all)"),
     ("seed", "seed for weights, calibration and inputs (default: 0)"),
@@ -47,6 +55,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         flag, key = f"--litert-{name}", f"litert_{name.replace('-', '_')}"
         group.addoption(flag, dest=key, default=None, metavar=name.upper().replace("-", "_"), help=help_text)
         parser.addini(key, help_text, default=None)
+    group.addoption("--litert-baseline", dest="litert_baseline", default=None, metavar="DIR",
+                    help="compare every cell with its record in DIR (missing: written, and the test fails)")
+    parser.addini("litert_baseline", "baseline directory (see --litert-baseline)", default=None)
+    group.addoption("--litert-baseline-update", dest="litert_baseline_update", action="store_true", default=False,
+                    help="rewrite the baselines from this run; each rewritten cell fails once")
+    parser.addini("litert_baseline_tolerance", "how much a check's worst error may grow, as a fraction of its "
+                  "bound, before a baseline comparison fails (default 0.1)", default="0.1")
+    group.addoption("--litert-report-json", dest="litert_report_json", default=None, metavar="PATH",
+                    help="write one JSON record per cell (verdict, errors, bounds, kernel facts, toolchain)")
     group.addoption("--litert-model", dest="litert_model", action="append", default=[], metavar="PATH",
                     help="a .tflite of your own to judge (repeatable); needs --litert-reference")
     group.addoption("--litert-reference", dest="litert_reference", action="append", default=[],
@@ -85,10 +102,37 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-litert: {error} (options: {flags})") from None
     config.stash[settings_key] = settings
     config.stash[runner_key] = Runner(settings)
+    config.stash[artifacts_key] = _artifacts_dir(config)
+    if config.getoption("hypothesis_profile", None) is None:
+        load_default_profile()
     config.stash[user_models_key] = _user_models(config)
     if config.stash[user_models_key]:
         config.args.append(str(_USER_MODEL_TEST))
     config.pluginmanager.register(MatrixSummary(settings), "litert-matrix-summary")
+    config.stash[recorder_key] = RunRecorder(_recording_options(config, settings))
+    config.pluginmanager.register(config.stash[recorder_key], "litert-recorder")
+
+
+def _recording_options(config: pytest.Config, settings: Settings) -> RecordingOptions:
+    directory = config.getoption("litert_baseline") or config.getini("litert_baseline")
+    report = config.getoption("litert_report_json")
+    try:
+        tolerance = parse_tolerance(config.getini("litert_baseline_tolerance"))
+    except ValueError as error:
+        raise pytest.UsageError(f"pytest-litert: {error}") from None
+    update = bool(config.getoption("litert_baseline_update"))
+    return RecordingOptions(Path(str(directory)) if directory else None, update, tolerance,
+                            Path(report) if report else None, settings.seed)
+
+
+def _artifacts_dir(config: pytest.Config) -> Path:
+    given = _option(config, "litert_artifacts_dir")
+    if given:
+        return Path(str(given))
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("litert-artifacts"))
+    return Path(tempfile.mkdtemp(prefix="litert-artifacts-"))
 
 
 def _user_models(config: pytest.Config) -> list[tuple[Path, Path]]:
@@ -230,7 +274,14 @@ def _judge(request: pytest.FixtureRequest, model: LitertModel, runner: Runner, s
         pytest.fail(str(error), pytrace=False)
     summary = CellSummary.of(verdict)
     request.node.user_properties.append((_SUMMARY_PROPERTY, json.dumps(summary.as_dict())))
+    request.config.stash[recorder_key].judge(request.node, model.cell, model.inspection, verdict)
     return verdict
+
+
+@pytest.fixture(scope="session")
+def litert_properties(pytestconfig: pytest.Config, litert_runner: Runner) -> PropertyHarness:
+    """Judges hypothesis-drawn (shape, weights, inputs) examples; writes repro bundles."""
+    return PropertyHarness(litert_runner, pytestconfig.stash[artifacts_key])
 
 
 @pytest.fixture

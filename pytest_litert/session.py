@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -68,8 +69,9 @@ class Settings:
         except ValueError:
             raise ValueError(f"seed must be an integer, got {seed!r}") from None
         target = _text(raw, "target") or "host"
-        if target not in TARGETS:
-            raise ValueError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}")
+        if target not in TARGETS and not _is_factory(target):
+            raise ValueError(f"unknown target {target!r}; valid: {', '.join(TARGETS)}, or module:factory "
+                             "(a callable returning a Target, e.g. for a phone over adb)")
         cache_dir = _text(raw, "cache_dir")
         directory = None if cache_dir in ("none", "off") else Path(cache_dir) if cache_dir else default_cache_dir()
         return cls(
@@ -114,7 +116,7 @@ class Runner:
         """The target for this run (one per SVL), or another by name (the NEON A/B lane)."""
         key = (name or self.settings.target, svl)
         if key not in self._targets:
-            self._targets[key] = _make_target(key[0], svl)
+            self._targets[key] = make_target(key[0], svl)
         return self._targets[key]
 
     def comparison_target(self) -> Target | None:
@@ -166,7 +168,21 @@ class TargetUnavailable(RuntimeError):
     """The selected target cannot be started here; the message says how to fix that."""
 
 
-def _make_target(name: str, svl: int | None) -> Target:
+def _is_factory(spec: str) -> bool:
+    module, _, attribute = spec.partition(":")
+    return bool(module and attribute) and all(part.isidentifier() for part in [*module.split("."), attribute])
+
+
+def make_target(name: str, svl: int | None = None) -> Target:
+    """A target by name, or `module:factory` for targets this package does not ship."""
+    if _is_factory(name):
+        module, _, attribute = name.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError) as error:
+            raise TargetUnavailable(f"--litert-target={name}: cannot load it ({error})") from error
+        target: Target = factory()
+        return target
     if name == "inprocess":
         return InProcessTarget()
     if name == "host":

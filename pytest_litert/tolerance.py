@@ -96,6 +96,13 @@ def weight_scales(weights: TensorInfo, channels_last: int) -> np.ndarray:
     return scales
 
 
+def multiplier_precision(output: TensorInfo) -> float:
+    """Relative error of the requantization multiplier: int8 kernels keep 31 bits (2^-22
+    covers that and XNNPACK's fp32 requantization); TFLite's 16x8 kernels reduce it to 15
+    bits ((M + 2^15) >> 16 in MultiplyByQuantizedMultiplier for int64 accumulators)."""
+    return 2.0**-15 if output.dtype == "INT16" else 2.0**-22
+
+
 def double_rounding(multiplier: np.ndarray | float) -> np.ndarray:
     """TFLite requantizes with MultiplyByQuantizedMultiplier: a rounding doubling high multiply,
     then a rounding right shift by -e where multiplier = f * 2^e, f in [0.5, 1). The first
@@ -134,19 +141,20 @@ def static_bound(
     low, high = (info.min - zp_out) * s_out, (info.max - zp_out) * s_out
     s_w = weight_scales(weights, terms.magnitude.shape[-1])
     weight_term = 0.0 if weights_on_grid else terms.sum_abs_x * s_w / 2.0
+    precision = multiplier_precision(output)
     saturation = np.maximum(reference - high, 0.0) + np.maximum(low - reference, 0.0)
     bound = (
         s_out / 2.0
         + double_rounding(inputs.scales[0] * s_w / s_out) * s_out
         + weight_term
         + inputs.scales[0] * s_w / 2.0
-        + np.abs(reference) * 2.0**-22
+        + np.abs(reference) * precision
         + 2.0 * gamma(terms.reduction + 1, U32) * terms.magnitude
         + saturation
     )
     formula = (
-        f"s_out/2 + s_out*2^(e-1) + {'0' if weights_on_grid else 'sum|x|*s_w/2'} + s_in*s_w/2 + |y|*2^-22 "
-        f"+ 2*gamma32(K+1)*M + saturation (s_out={s_out:.3g}, s_in={inputs.scales[0]:.3g}, "
-        f"K={terms.reduction})"
+        f"s_out/2 + s_out*2^(e-1) + {'0' if weights_on_grid else 'sum|x|*s_w/2'} + s_in*s_w/2 "
+        f"+ |y|*2^{int(np.log2(precision))} + 2*gamma32(K+1)*M + saturation "
+        f"(s_out={s_out:.3g}, s_in={inputs.scales[0]:.3g}, K={terms.reduction})"
     )
     return Bound(bound, "step", np.full_like(bound, s_out), formula)

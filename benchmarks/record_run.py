@@ -1,0 +1,73 @@
+"""Record one full matrix run as baseline records, for `pytest-litert diff` across toolchains.
+
+    python benchmarks/record_run.py --out run.json [--cache-dir DIR] [--ops ...] [--recipes ...]
+
+Writes {"toolchain": versions(), "seed": N, "cells": [record_of(...), ...]}. Robust to an
+older toolchain: a cell that fails to convert, to load or to run becomes a failed record
+carrying the error, and the run goes on, so the diff shows what broke where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from pytest_litert import toolchain
+from pytest_litert.baseline import record_of
+from pytest_litert.evaluate import Verdict, failed
+from pytest_litert.flatbuffer import ModelInspection
+from pytest_litert.matrix import Cell
+from pytest_litert.session import Runner, Settings
+
+
+def record_cell(runner: Runner, cell: Cell) -> dict[str, Any]:
+    """The cell's record; any exception from an older toolchain becomes a failed verdict."""
+    inspection: ModelInspection | None = None
+    verdict: Verdict
+    try:
+        artifact = runner.artifact(cell)
+        inspection = artifact.inspect()
+        verdict = runner.evaluate(cell, artifact)
+    except Exception as error:  # an older toolchain may fail anywhere: record it, keep going
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        stage = "conversion" if inspection is None else "evaluation"
+        verdict = failed(cell, f"{stage} failed: {type(error).__name__}: {error} "
+                               f"({Path(where.filename).name}:{where.lineno})")
+    return record_of(cell, inspection, verdict, seed=runner.settings.seed)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, required=True, help="the run file to write (JSON)")
+    parser.add_argument("--cache-dir", help="conversion cache ('none' disables it)")
+    parser.add_argument("--ops", help="comma list of operators (default all)")
+    parser.add_argument("--recipes", help="comma list of recipes (default all)")
+    parser.add_argument("--seed", default="0", help="seed (default 0)")
+    parser.add_argument("--target", default="host", help="where LiteRT runs (default host)")
+    args = parser.parse_args(argv)
+    settings = Settings.from_strings(args.ops, args.recipes, args.seed, args.cache_dir, args.target)
+    runner = Runner(settings)
+    started = time.perf_counter()
+    print(f"record_run: {toolchain.describe()}; seed {settings.seed}; target {settings.target}", flush=True)
+    records = []
+    try:
+        for cell in settings.cells():
+            records.append(record_cell(runner, cell))
+            print(f"  {cell.id}: {records[-1]['status']} {records[-1]['error']}".rstrip(), flush=True)
+    finally:
+        runner.close()
+    document = {"toolchain": toolchain.versions(), "seed": settings.seed, "cells": records}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {len(records)} records to {args.out} in {time.perf_counter() - started:.1f} s "
+          f"({runner.cache.builds} converted, {runner.cache.hits} from cache)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The property-based matrix: for every selected cell, hypothesis draws the layer's shape,
+the weight style and the data; the property is "LiteRT agrees with the Keras model (and the
+NumPy model of the file) within the derived bounds". -m sme2 selects the SME2 cells, run
+on an SME2 target (or skipped, as for test_sme2_cell)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_litert.matrix import Cell
+from pytest_litert.properties import PropertyHarness
+from pytest_litert.strategies import input_arrays, layer_shapes, weight_styles
+
+
+def _property(cell: Cell, harness: PropertyHarness, data: st.DataObject, svl: int | None = None) -> None:
+    if cell.not_produced:
+        pytest.skip(f"not produced by this toolchain: {cell.not_produced}")
+    shape = data.draw(layer_shapes(cell.op), label="shape")
+    variant = cell.with_shape(shape, data.draw(weight_styles(), label="weights"))
+    inputs = data.draw(input_arrays(cell.op.input_shapes(shape)), label="inputs")
+    harness.check(variant, inputs, svl)
+
+
+@given(data=st.data())
+def test_cell_property(litert_cell: Cell, litert_properties: PropertyHarness, data: st.DataObject) -> None:
+    _property(litert_cell, litert_properties, data)
+
+
+@given(data=st.data())
+def test_sme2_cell_property(litert_sme2_cell: Cell, litert_properties: PropertyHarness,
+                            litert_svl: int | None, data: st.DataObject) -> None:
+    _property(litert_sme2_cell, litert_properties, data, litert_svl)
