@@ -154,6 +154,7 @@ def _quantize_rows(x: np.ndarray, axes: tuple[int, ...], *, asymmetric: bool,
         scale = np.where(empty, np.float32(1), (high - low) / np.float32(255)).astype(np.float32)
     use_min = (128.0 + np.abs(low / scale)) < (127.0 + np.abs(high / scale))
     zero = np.clip(_round(np.where(use_min, -128.0 - low / scale, 127.0 - high / scale)), -128, 127)
+    zero = np.where(empty, 0.0, zero)
     if double:
         q = _round(x32.astype(np.float64) / scale + zero)
     else:

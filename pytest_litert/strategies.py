@@ -122,12 +122,12 @@ def input_arrays(shapes: dict[str, tuple[int, ...]], *, style: str | None = None
     def draw_inputs(draw: st.DrawFn) -> dict[str, np.ndarray]:
         chosen = draw(styles)
         rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-        return {name: _styled(rng, dims, chosen) for name, dims in shapes.items()}
+        return {name: styled_array(rng, dims, chosen) for name, dims in shapes.items()}
 
     return draw_inputs()
 
 
-def _styled(rng: np.random.Generator, dims: tuple[int, ...], style: str) -> np.ndarray:
+def styled_array(rng: np.random.Generator, dims: tuple[int, ...], style: str) -> np.ndarray:
     if style == "zeros":
         return np.zeros(dims, np.float32)
     if style == "int8-grid":

@@ -1,0 +1,38 @@
+"""The NumPy reference agrees with LiteRT's reference kernels on the inputs that stress
+run-time quantization: all-zero rows, constant rows, values on an int8 grid (rounding ties)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pytest_litert.matrix import make_cell
+from pytest_litert.ops import OPS, LayerShape
+from pytest_litert.properties import PropertyHarness
+from pytest_litert.recipes import RECIPES
+from pytest_litert.session import Runner, Settings
+from pytest_litert.strategies import styled_array
+
+
+@pytest.fixture(scope="module")
+def harness(tmp_path_factory: pytest.TempPathFactory) -> PropertyHarness:
+    runner = Runner(Settings.from_strings(None, None, 0, None, "inprocess"))
+    return PropertyHarness(runner, tmp_path_factory.mktemp("artifacts"))
+
+
+@pytest.mark.parametrize("style", ["zeros", "constant-rows", "int8-grid"])
+@pytest.mark.parametrize(("op", "recipe", "shape"), [
+    ("fully_connected", "dynamic_int8", LayerShape(m=4, k=2, n=512)),
+    ("fully_connected", "int4", LayerShape(m=4, k=32, n=64)),
+    ("batch_matmul_const", "dynamic_int8", LayerShape(batch=1, m=7, k=7, n=147)),
+    ("conv2d_pointwise", "int4", LayerShape(height=2, width=2, k=2, n=512)),
+    ("conv2d", "dynamic_int8", LayerShape(height=5, width=5, k=8, n=32, kernel=3, padding="same")),
+])
+def test_numpy_matches_the_reference_kernels(harness: PropertyHarness, op: str, recipe: str,
+                                             shape: LayerShape, style: str) -> None:
+    cell = make_cell(OPS[op], RECIPES[recipe], shape)
+    rng = np.random.default_rng(7)
+    inputs = {name: styled_array(rng, dims, style) for name, dims in cell.op.input_shapes(shape).items()}
+    verdict = harness.runner.evaluate(cell, harness.artifact(cell, inputs))
+    numpy_check = next(check for check in verdict.checks if check.name == "numpy vs reference")
+    assert numpy_check.passed, verdict.explain()
