@@ -10,7 +10,7 @@ ai-edge-quantizer 0.10 are marked as such.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pytest_litert.ops import OPS, LayerShape, OpSpec
 from pytest_litert.recipes import RECIPES, RecipeSpec
@@ -42,10 +42,16 @@ class Finding:
     observed: str
     text: str
     max_units: float | None = None
-    odd_dimension: str = ""  # applies only to shapes where this LayerShape field is odd
+    condition: str = ""  # a key of SHAPE_CONDITIONS: the finding holds only for such shapes
 
     def applies(self, shape: LayerShape) -> bool:
-        return not self.odd_dimension or int(getattr(shape, self.odd_dimension)) % 2 == 1
+        return not self.condition or SHAPE_CONDITIONS[self.condition](shape)
+
+
+SHAPE_CONDITIONS: dict[str, Callable[[LayerShape], bool]] = {
+    "odd k": lambda shape: shape.k % 2 == 1,
+    "same padding, kernel < stride": lambda shape: shape.padding == "same" and shape.kernel < shape.stride,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +152,15 @@ _PER_TENSOR_BMM = Finding(
     "per-tensor",
     "the converter quantizes a 3-D BATCH_MATMUL constant per-tensor, not per-channel",
 )
+_TCONV_NOT_DELEGATED = Finding(
+    "delegation",
+    "expected to take the op",
+    "XNNPACK does not take TRANSPOSE_CONV with SAME padding and a kernel smaller than the stride "
+    "(found by the property suite: kernel 1 stride 2; kernel 2 stride 3 likewise; VALID is taken)",
+    condition="same padding, kernel < stride",
+)
 _FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
+    **{("transpose_conv", r): (_TCONV_NOT_DELEGATED,) for r in ("fp32", "fp16", "dynamic_int8", "static_int8")},
     ("batch_matmul_const", "dynamic_int8"): (_PER_TENSOR_BMM,),
     ("batch_matmul_const", "static_int8"): (
         _PER_TENSOR_BMM,
@@ -180,7 +194,7 @@ _FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
             "expected to take the op",
             "XNNPACK does not take FULLY_CONNECTED with INT4 weights when the input size K is odd "
             "(found by the property suite: shrunk to m=1 k=3; k=63, 65, 127 likewise)",
-            odd_dimension="k",
+            condition="odd k",
         ),
     ),
     ("conv2d", "dynamic_int8"): (
