@@ -152,15 +152,21 @@ _PER_TENSOR_BMM = Finding(
     "per-tensor",
     "the converter quantizes a 3-D BATCH_MATMUL constant per-tensor, not per-channel",
 )
-_TCONV_NOT_DELEGATED = Finding(
-    "delegation",
-    "expected to take the op",
+def _not_delegated(text: str, condition: str) -> tuple[Finding, ...]:
+    """XNNPACK refusing the op for some shapes; then no SME2 kernel can run either."""
+    return (
+        Finding("delegation", "expected to take the op", text, condition=condition),
+        Finding("sme2 kernel", "no SME2 kernel ran", text, condition=condition),
+    )
+
+
+_TCONV_NOT_DELEGATED = _not_delegated(
     "XNNPACK does not take TRANSPOSE_CONV with SAME padding and a kernel smaller than the stride "
     "(found by the property suite: kernel 1 stride 2; kernel 2 stride 3 likewise; VALID is taken)",
-    condition="same padding, kernel < stride",
+    "same padding, kernel < stride",
 )
 _FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
-    **{("transpose_conv", r): (_TCONV_NOT_DELEGATED,) for r in ("fp32", "fp16", "dynamic_int8", "static_int8")},
+    **{("transpose_conv", r): _TCONV_NOT_DELEGATED for r in ("fp32", "fp16", "dynamic_int8", "static_int8")},
     ("batch_matmul_const", "dynamic_int8"): (_PER_TENSOR_BMM,),
     ("batch_matmul_const", "static_int8"): (
         _PER_TENSOR_BMM,
@@ -188,14 +194,10 @@ _FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
             "right-hand side is stored FLOAT16 (RuntimeError code=3); the Interpreter runs it",
         ),
     ),
-    ("fully_connected", "int4"): (
-        Finding(
-            "delegation",
-            "expected to take the op",
-            "XNNPACK does not take FULLY_CONNECTED with INT4 weights when the input size K is odd "
-            "(found by the property suite: shrunk to m=1 k=3; k=63, 65, 127 likewise)",
-            condition="odd k",
-        ),
+    ("fully_connected", "int4"): _not_delegated(
+        "XNNPACK does not take FULLY_CONNECTED with INT4 weights when the input size K is odd "
+        "(found by the property suite: shrunk to m=1 k=3; k=63, 65, 127 likewise)",
+        "odd k",
     ),
     ("conv2d", "dynamic_int8"): (
         Finding(
