@@ -28,8 +28,8 @@ def run(cache: Path, selection: list[str]) -> tuple[float, int, str]:
     done = subprocess.run(command, capture_output=True, text=True, check=False,
                           env={**os.environ, "CI": "true"})
     seconds = time.perf_counter() - started
-    examples = sum(int(n) for n in re.findall(r"- (\d+) passing examples", done.stdout))
-    examples += sum(int(n) for n in re.findall(r"(\d+) failing examples", done.stdout))
+    examples = sum(int(n) for n in re.findall(r"- (\d+) passing, ", done.stdout))
+    examples += sum(int(n) for n in re.findall(r", (\d+) failing, ", done.stdout))
     tail = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-300:]
     return seconds, examples, tail
 
