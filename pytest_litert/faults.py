@@ -30,8 +30,8 @@ from pytest_litert.evaluate import FAIL, NOT_PRODUCED, Verdict, evaluate_cell, f
 from pytest_litert.matrix import Cell, all_cells
 from pytest_litert.mutations import MUTATION_KINDS, Mutant, mutants
 from pytest_litert.recipes import RECIPES
-from pytest_litert.session import Runner, Settings
-from pytest_litert.targets import InProcessTarget, Target, host_target
+from pytest_litert.session import Runner, Settings, make_target
+from pytest_litert.targets import Target
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,10 +62,6 @@ def _closest(verdict: Verdict) -> str:
     if check is None:
         return f"{verdict.status}: no numeric check"
     return f"{verdict.status}; worst check {check.name}: {check.worst:.2f} of its bound"
-
-
-def make_target(name: str) -> Target:
-    return InProcessTarget() if name == "inprocess" else host_target()
 
 
 def judge_unmutated(runner: Runner, cell: Cell, target: Target) -> tuple[CellArtifact | None, Verdict | None]:
