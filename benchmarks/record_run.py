@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_litert import toolchain
-from pytest_litert.baseline import record_of
-from pytest_litert.evaluate import Verdict, failed
-from pytest_litert.flatbuffer import ModelInspection
-from pytest_litert.matrix import Cell
+from pytest_litert.report.baseline import record_of
+from pytest_litert.judge.verdict import Verdict, failed
+from pytest_litert.model.flatbuffer import ModelInspection
+from pytest_litert.spec.cells import Cell
 from pytest_litert.session import Runner, Settings
 
 

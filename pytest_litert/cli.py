@@ -10,13 +10,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_litert import coverage, emulator, faults, rundiff, toolchain
-from pytest_litert.convert import ConversionError, MissingDependencyError
-from pytest_litert.matrix import Cell, make_cell
-from pytest_litert.ops import OPS
-from pytest_litert.recipes import RECIPES
-from pytest_litert.report import CellSummary, counts, render_table
+from pytest_litert import toolchain
+from pytest_litert.build.convert import ConversionError, MissingDependencyError
+from pytest_litert.faults import inject
+from pytest_litert.report import coverage, rundiff
+from pytest_litert.report.table import CellSummary, counts, render_table
+from pytest_litert.run.qemu import emulator
 from pytest_litert.session import TARGETS, Runner, Settings
+from pytest_litert.spec.cells import Cell, make_cell
+from pytest_litert.spec.ops import OPS
+from pytest_litert.spec.recipes import RECIPES
 
 # The seed document's own models: FC 100x640 -> 1280, under the seed's file names.
 SEED_SHAPE = dataclasses.replace(OPS["fully_connected"].default_shape, m=100, k=640, n=1280)
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["emulator"]:
         return emulator.main(argv[1:])
     if argv[:1] == ["faults"]:
-        return faults.main(argv[1:])
+        return inject.main(argv[1:])
     if argv[:1] == ["diff"]:
         return rundiff.diff_main(argv[1:])
     args = build_parser().parse_args(argv)

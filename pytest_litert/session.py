@@ -9,14 +9,15 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pytest_litert import emulator, sme2
-from pytest_litert.build import CellArtifact, build_artifact
-from pytest_litert.cache import ConversionCache
-from pytest_litert.convert import ConversionError, MissingDependencyError
-from pytest_litert.evaluate import Verdict, evaluate_cell, failed
-from pytest_litert.matrix import Cell, select_cells
-from pytest_litert.qemu_target import SVL_BYTES, QemuTarget
-from pytest_litert.targets import InProcessTarget, Target, host_target
+from pytest_litert.build.artifact import CellArtifact, build_artifact
+from pytest_litert.build.cache import ConversionCache
+from pytest_litert.build.convert import ConversionError, MissingDependencyError
+from pytest_litert.judge.verdict import Verdict, evaluate_cell, failed
+from pytest_litert.run import sme2
+from pytest_litert.run.qemu import emulator
+from pytest_litert.run.qemu.target import SVL_BYTES, QemuTarget
+from pytest_litert.run.targets import InProcessTarget, Target, host_target
+from pytest_litert.spec.cells import Cell, select_cells
 
 TARGETS = ("host", "inprocess", "qemu-sme2", "qemu-nosme")
 SETUP_HINT = "run `pytest-litert emulator setup` first"

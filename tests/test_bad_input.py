@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from pytest_litert import convert
-from pytest_litert.flatbuffer import ModelFormatError, inspect_model
-from pytest_litert.keras_models import Arrays
+from pytest_litert.build import convert
+from pytest_litert.build.keras_models import Arrays
+from pytest_litert.model.flatbuffer import ModelFormatError, inspect_model
 from pytest_litert.session import Runner, Settings
 
 

@@ -1,4 +1,4 @@
-"""Baseline records, their comparison, the regression workflow and run diffs (pytest_litert.baseline)."""
+"""Baseline records, their comparison, the regression workflow and run diffs (pytest_litert.report.baseline)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from pytest_litert import baseline
-from pytest_litert.baseline import BaselineError, check_baseline, compare, record_of
-from pytest_litert.matrix import select_cells
-from pytest_litert.ops import OPS
-from pytest_litert.rundiff import diff_main, diff_runs
+from pytest_litert.report.baseline import BaselineError, check_baseline, compare, record_of
+from pytest_litert.report.rundiff import diff_main, diff_runs
+from pytest_litert.report import baseline
 from pytest_litert.session import Runner, Settings
+from pytest_litert.spec.cells import select_cells
+from pytest_litert.spec.ops import OPS
 
 CELLS = ("fully_connected-fp16", "fully_connected-static_int8", "batch_matmul-static_int8")
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_litert.build import CellArtifact, build_artifact
-from pytest_litert.cache import CacheWarning, ConversionCache, cache_key
-from pytest_litert.matrix import Cell, make_cell
-from pytest_litert.ops import OPS
-from pytest_litert.recipes import RECIPES
+from pytest_litert.build.artifact import CellArtifact, build_artifact
+from pytest_litert.build.cache import CacheWarning, ConversionCache, cache_key
+from pytest_litert.spec.cells import Cell, make_cell
+from pytest_litert.spec.ops import OPS
+from pytest_litert.spec.recipes import RECIPES
 
 CELL = make_cell(OPS["fully_connected"], RECIPES["static_int8"])
 

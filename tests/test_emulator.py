@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_litert import emulator
+from pytest_litert.run.qemu import emulator
 
 FAKE_MADISON = """\
  qemu-user | 1:11.1.3+ds-1~bpo13+1 | http://mirror.invalid/debian trixie-backports/main amd64 Packages

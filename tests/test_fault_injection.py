@@ -18,10 +18,10 @@ from collections import Counter
 
 import pytest
 
-from pytest_litert.faults import Outcome, inject
-from pytest_litert.mutations import MUTATION_KINDS
+from pytest_litert.faults.inject import Outcome, inject
+from pytest_litert.faults.mutations import MUTATION_KINDS
+from pytest_litert.run.targets import InProcessTarget
 from pytest_litert.session import Runner, Settings
-from pytest_litert.targets import InProcessTarget
 
 ALWAYS_CAUGHT = [kind for kind in MUTATION_KINDS if kind != "zero_point+1"]
 
@@ -54,7 +54,7 @@ def test_input_zero_point_floor(outcomes: tuple[list[Outcome], list[str]]) -> No
 def test_no_false_positives_over_200_seeds() -> None:
     """The full matrix, unmutated, 200 seeds (~45 min on 2 cores): no numeric check fails.
     Run with `pytest -m slow tests/test_fault_injection.py` or `tox -e slow`."""
-    from pytest_litert.faults import sweep
+    from pytest_litert.faults.inject import sweep
 
     result = sweep(0, 200, None, "inprocess")
     assert result.numeric == [], result.text()

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from pytest_litert import kernels
-from pytest_litert.kernels import Symbol, SymbolTable
+from pytest_litert.run.qemu import kernels
+from pytest_litert.run.qemu.kernels import Symbol, SymbolTable
 
 LIBRARY = "/fake/site/ai_edge_litert/libpywrap_litert_common.so"
 BASE = 0x7F00_0000_0000

@@ -15,13 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from pytest_litert.ops import OPS
-from pytest_litert.strategies import dimensions, input_arrays, layer_shapes
+from pytest_litert.spec.ops import OPS
+from pytest_litert.spec.strategies import dimensions, input_arrays, layer_shapes
 
 BROKEN_TARGET = '''
 """Test double: the host target with XNNPACK's output corrupted (a bug we cannot cause)."""
 import numpy as np
-from pytest_litert.targets import RunResult, host_target
+from pytest_litert.run.targets import RunResult, host_target
 
 
 class BrokenTarget:
@@ -49,7 +49,7 @@ def factory():
 RECORDING_PROPERTY = '''
 import json
 from hypothesis import given, strategies as st
-from pytest_litert.strategies import layer_shapes
+from pytest_litert.spec.strategies import layer_shapes
 
 
 @given(data=st.data())

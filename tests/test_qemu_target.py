@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from pytest_litert import emulator, kernels
-from pytest_litert.qemu_target import QemuTarget, cpu_model, guest_python, target_name
-from pytest_litert.targets import InProcessTarget, TargetCrash, WorkerTarget
+from pytest_litert.run.qemu import emulator, kernels
+from pytest_litert.run.qemu.target import QemuTarget, cpu_model, guest_python, target_name
+from pytest_litert.run.targets import InProcessTarget, TargetCrash, WorkerTarget
 
 PATHS = emulator.find()
 
@@ -25,8 +25,8 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def fc_model() -> tuple[bytes, dict[str, np.ndarray]]:
     """A float32 FULLY_CONNECTED model (8x64 @ 64x64) and one input batch."""
-    from pytest_litert import convert, keras_models
-    from pytest_litert.ops import OPS
+    from pytest_litert.build import convert, keras_models
+    from pytest_litert.spec.ops import OPS
 
     op = OPS["fully_connected"]
     rng = np.random.default_rng(7)

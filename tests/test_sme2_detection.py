@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_litert import sme2
+from pytest_litert.run import sme2
 
 SME2_FEATURES = "Features\t: fp asimd sve sve2 sme smef32f32 sme2 sme2p1 bf16\n"
 NEON_FEATURES = "Features\t: fp asimd aes pmull sha1 sha2 crc32 atomics sve sve2 sme\n"

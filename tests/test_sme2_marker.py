@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_litert import emulator, sme2
+from pytest_litert.run import sme2
+from pytest_litert.run.qemu import emulator
 from pytest_litert.session import Runner, Settings
 
 no_host_sme2 = pytest.mark.skipif(sme2.host_status().available, reason="this host has SME2")

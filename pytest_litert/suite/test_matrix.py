@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_litert.evaluate import Verdict
+from pytest_litert.judge.verdict import Verdict
 from pytest_litert.plugin import assert_verdict
 
 

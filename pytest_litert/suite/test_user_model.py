@@ -5,7 +5,7 @@ The plugin adds this file to the run when --litert-model is given; one test per 
 
 from __future__ import annotations
 
-from pytest_litert.evaluate import Verdict
+from pytest_litert.judge.verdict import Verdict
 from pytest_litert.plugin import assert_verdict
 
 

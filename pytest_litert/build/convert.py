@@ -1,0 +1,112 @@
+"""Turn a Keras model into .tflite bytes with one of the post-training recipes.
+
+The recipes are the seed document's snippets, generalised: `fp32`, `fp16` (with the
+fp16-accumulation hint), `dynamic_int8`, `static_int8` (int8 input and output),
+`int16x8` (extra) and `int4` (per-channel INT4 weights through ai-edge-quantizer,
+because the converter has no post-training INT4 option).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from pytest_litert.build.keras_models import Arrays, import_keras
+
+
+class ConversionError(RuntimeError):
+    """The converter or the quantizer refused the model; the message is theirs."""
+
+
+class MissingDependencyError(RuntimeError):
+    """An optional dependency a recipe needs is not installed."""
+
+
+def convert(model: Any, recipe: str, calibration: list[Arrays]) -> bytes:
+    """Convert `model`; `calibration` feeds static recipes, matched to inputs by name."""
+    if recipe == "int4":
+        return _quantize_int4(convert(model, "fp32", calibration))
+    import_keras()
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    _RECIPES[recipe](tf, converter, calibration)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # Keras 3 prints "Saved artifact at"
+            return bytes(converter.convert())
+    except Exception as error:
+        raise ConversionError(f"{recipe}: {type(error).__name__}: {error}") from error
+
+
+def _fp32(tf: Any, converter: Any, calibration: list[Arrays]) -> None:
+    del tf, converter, calibration
+
+
+def _fp16(tf: Any, converter: Any, calibration: list[Arrays]) -> None:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+    converter.target_spec._experimental_supported_accumulation_type = tf.dtypes.float16
+
+
+def _dynamic_int8(tf: Any, converter: Any, calibration: list[Arrays]) -> None:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+
+def _static_int8(tf: Any, converter: Any, calibration: list[Arrays]) -> None:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.target_spec.supported_types = [tf.int8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    converter.representative_dataset = _by_name(calibration)
+
+
+def _int16x8(tf: Any, converter: Any, calibration: list[Arrays]) -> None:
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+    ]
+    converter.inference_input_type = tf.int16
+    converter.inference_output_type = tf.int16
+    converter.representative_dataset = _by_name(calibration)
+
+
+def _by_name(calibration: list[Arrays]) -> Callable[[], Iterator[Arrays]]:
+    """Yield dicts keyed by input name: a list would follow the converter's name order."""
+
+    def dataset() -> Iterator[Arrays]:
+        for sample in calibration:
+            yield {name: np.asarray(value, np.float32) for name, value in sample.items()}
+
+    return dataset
+
+
+def _quantize_int4(float_model: bytes) -> bytes:
+    try:
+        from ai_edge_quantizer import quantizer, recipe
+    except ImportError as error:
+        raise MissingDependencyError(
+            "the int4 recipe needs ai-edge-quantizer: pip install 'pytest-litert[int4]'"
+        ) from error
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            engine = quantizer.Quantizer(float_model, recipe.dynamic_wi4_afp32())
+            result = engine.quantize(enable_progress_report=False)
+    except Exception as error:
+        raise ConversionError(f"int4: {type(error).__name__}: {error}") from error
+    if result.quantized_model is None:
+        raise ConversionError("int4: ai-edge-quantizer returned no model")
+    return bytes(result.quantized_model)
+
+
+_RECIPES: dict[str, Callable[[Any, Any, list[Arrays]], None]] = {
+    "fp32": _fp32,
+    "fp16": _fp16,
+    "dynamic_int8": _dynamic_int8,
+    "static_int8": _static_int8,
+    "int16x8": _int16x8,
+}

@@ -1,0 +1,208 @@
+"""Fault-injection self-test: do the matrix's oracles catch corrupted models, and only those?
+
+Default mode: for every produced cell of the matrix, mutate the correctly converted model
+(pytest_litert.faults.mutations) and judge each mutant with the unchanged oracle. A mutant counts
+as detected when its verdict is "fail"; a LiteRT error or crash on the mutant also fails the
+verdict and is counted as detected, but listed separately, since it is the runtime rather
+than the numeric bound that caught it. Prints a markdown table (mutation kind x recipe,
+detected/total) and the missed mutants with how close they came to their bound.
+
+--seeds N: the false-positive sweep. Judges the UNMUTATED full matrix for seeds
+first..first+N-1 and counts verdicts of "fail" (each one a false positive of the oracle).
+
+Usage:
+  pytest-litert faults [--seed S] [--out table.md] [--cache-dir DIR]
+  pytest-litert faults --seeds 200 [--first-seed 0] [--cache-dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from pytest_litert.build.artifact import CellArtifact
+from pytest_litert.build.convert import ConversionError, MissingDependencyError
+from pytest_litert.faults.mutations import MUTATION_KINDS, Mutant, mutants
+from pytest_litert.judge.verdict import FAIL, NOT_PRODUCED, Verdict, evaluate_cell, failed
+from pytest_litert.run.targets import Target
+from pytest_litert.session import Runner, Settings, make_target
+from pytest_litert.spec.cells import Cell, all_cells
+from pytest_litert.spec.recipes import RECIPES
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """One mutant judged: detected or not, by a run error or not, and the verdict's text."""
+
+    cell: Cell
+    mutant: Mutant
+    detected: bool
+    crashed: bool
+    note: str
+
+
+def judge_mutant(cell: Cell, artifact: CellArtifact, mutant: Mutant, target: Target) -> Outcome:
+    """Run the unchanged oracle on the mutant. evaluate_cell turns LiteRT errors and worker
+    crashes into failed "run" checks; any other exception is a bug here and propagates."""
+    verdict = evaluate_cell(cell, dataclasses.replace(artifact, model=mutant.model), target)
+    run_errors = [c for c in verdict.failures if c.name.endswith("run")]
+    if run_errors:
+        return Outcome(cell, mutant, True, True, run_errors[0].message.splitlines()[0])
+    if verdict.status == FAIL:
+        return Outcome(cell, mutant, True, False, verdict.reason.splitlines()[0])
+    return Outcome(cell, mutant, False, False, _closest(verdict))
+
+
+def _closest(verdict: Verdict) -> str:
+    check = verdict.worst_check()
+    if check is None:
+        return f"{verdict.status}: no numeric check"
+    return f"{verdict.status}; worst check {check.name}: {check.worst:.2f} of its bound"
+
+
+def judge_unmutated(runner: Runner, cell: Cell, target: Target) -> tuple[CellArtifact | None, Verdict | None]:
+    """The cell's artifact and verdict; (None, None) when it is not produced or cannot be
+    built here (a missing optional dependency); a conversion error is a failed verdict."""
+    try:
+        artifact = runner.artifact(cell)
+    except MissingDependencyError:
+        return None, None
+    except ConversionError as error:
+        return None, failed(cell, f"conversion failed: {error}")
+    verdict = evaluate_cell(cell, artifact, target)
+    return (None, None) if verdict.status == NOT_PRODUCED else (artifact, verdict)
+
+
+def inject(runner: Runner, target: Target, seed: int) -> tuple[list[Outcome], list[str]]:
+    outcomes: list[Outcome] = []
+    skipped: list[str] = []
+    for cell in all_cells():
+        artifact, verdict = judge_unmutated(runner, cell, target)
+        if verdict is not None and verdict.status == FAIL:
+            skipped.append(f"{cell.id}: the unmutated model fails ({verdict.reason.splitlines()[0]})")
+            continue
+        if artifact is None:
+            continue
+        for mutant in mutants(artifact.model, cell.op.op_code, seed=seed):
+            outcomes.append(judge_mutant(cell, artifact, mutant, target))
+        print(f"  {cell.id}: {sum(o.cell is cell for o in outcomes)} mutants", file=sys.stderr, flush=True)
+    return outcomes, skipped
+
+
+def table(outcomes: list[Outcome]) -> str:
+    """Markdown: mutation kind x recipe, detected/total, with totals; '-' where none apply."""
+    recipes = [r for r in RECIPES if any(o.cell.recipe.name == r for o in outcomes)]
+    total: Counter[tuple[str, str]] = Counter()
+    found: Counter[tuple[str, str]] = Counter()
+    for o in outcomes:
+        for key in ((o.mutant.kind, o.cell.recipe.name), (o.mutant.kind, "*"), ("*", o.cell.recipe.name), ("*", "*")):
+            total[key] += 1
+            found[key] += o.detected
+
+    def cell(kind: str, recipe: str) -> str:
+        return f"{found[kind, recipe]}/{total[kind, recipe]}" if total[kind, recipe] else "-"
+
+    lines = ["| mutation | " + " | ".join(recipes) + " | total |", "|---" * (len(recipes) + 2) + "|"]
+    for kind in [*MUTATION_KINDS, "*"]:
+        label = "**all kinds**" if kind == "*" else f"`{kind}`"
+        lines.append(f"| {label} | " + " | ".join(cell(kind, r) for r in [*recipes, "*"]) + " |")
+    return "\n".join(lines)
+
+
+def report(outcomes: list[Outcome], skipped: list[str], seed: int, seconds: float) -> str:
+    crashed = [o for o in outcomes if o.crashed]
+    missed = [o for o in outcomes if not o.detected]
+    parts = [
+        f"Fault injection, seed {seed}: {sum(o.detected for o in outcomes)}/{len(outcomes)} mutants "
+        f"detected ({len(crashed)} of them by a LiteRT error rather than a numeric check), {seconds:.0f} s.",
+        "",
+        table(outcomes),
+        "",
+        f"Missed ({len(missed)}):",
+        *[f"- {o.cell.id} `{o.mutant.kind}`: {o.mutant.description} -> {o.note}" for o in missed],
+        "",
+        f"Detected by a LiteRT error ({len(crashed)}):",
+        *[f"- {o.cell.id} `{o.mutant.kind}`: {o.note}" for o in crashed],
+    ]
+    if skipped:
+        parts += ["", "Cells not counted:", *[f"- {text}" for text in skipped]]
+    return "\n".join(parts) + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepResult:
+    first: int
+    count: int
+    judged: int
+    seconds: float
+    numeric: list[str]  # failed numeric checks on unmutated models: false positives
+    other: list[str]  # delegation, structure, conversion or run failures: toolchain facts
+
+    def text(self) -> str:
+        last = self.first + self.count - 1
+        return "\n".join([
+            f"False-positive sweep: seeds {self.first}..{last} ({self.count} seeds, {self.judged} cell verdicts), "
+            f"{self.seconds:.0f} s wall ({self.seconds / max(self.count, 1):.1f} s/seed).",
+            f"Numeric false positives (a failed numeric check on an unmutated model): {len(self.numeric)}",
+            *self.numeric,
+            f"Other failures on unmutated models (delegation, structure, conversion, run): {len(self.other)}",
+            *self.other,
+        ]) + "\n"
+
+
+def sweep(first: int, count: int, cache_dir: str | None, target: str) -> SweepResult:
+    """Judge the unmutated matrix for `count` seeds. A failed check with an error/bound
+    ratio is a false positive of the oracle; other failures are reported apart."""
+    started = time.perf_counter()
+    numeric: list[str] = []
+    other: list[str] = []
+    judged = 0
+    judge = make_target(target)
+    try:
+        for seed in range(first, first + count):
+            runner = Runner(Settings.from_strings(None, None, seed, cache_dir, target))
+            for cell in all_cells():
+                _, verdict = judge_unmutated(runner, cell, judge)
+                judged += verdict is not None
+                if verdict is None or verdict.status != FAIL:
+                    continue
+                bucket = numeric if any(c.worst is not None for c in verdict.failures) else other
+                bucket.append(f"- seed {seed} {cell.id}: {verdict.reason.splitlines()[0]}")
+                print(f"  {'FALSE POSITIVE' if bucket is numeric else 'OTHER FAILURE'} {bucket[-1][2:]}",
+                      file=sys.stderr, flush=True)
+            print(f"  seed {seed}: {len(numeric)} numeric false positives so far, "
+                  f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    finally:
+        judge.close()
+    return SweepResult(first, count, judged, time.perf_counter() - started, numeric, other)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pytest-litert faults", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=0, help="matrix seed for the fault-injection table")
+    parser.add_argument("--seeds", type=int, default=0, help="run the false-positive sweep over N seeds instead")
+    parser.add_argument("--first-seed", type=int, default=0, help="first seed of the sweep")
+    parser.add_argument("--cache-dir", default=None, help="conversion cache (default: the plugin's; 'none' = off)")
+    parser.add_argument("--target", default="inprocess", choices=("inprocess", "host"))
+    parser.add_argument("--out", type=Path, default=None, help="also write the report to this file")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    if args.seeds:
+        text = sweep(args.first_seed, args.seeds, args.cache_dir, args.target).text()
+    else:
+        runner = Runner(Settings.from_strings(None, None, args.seed, args.cache_dir, args.target))
+        target = make_target(args.target)
+        try:
+            outcomes, skipped = inject(runner, target, args.seed)
+        finally:
+            target.close()
+        text = report(outcomes, skipped, args.seed, time.perf_counter() - started)
+    print(text, end="")
+    if args.out is not None:
+        args.out.write_text(text)
+    return 0

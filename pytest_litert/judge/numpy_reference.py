@@ -1,0 +1,229 @@
+"""The third reference: the .tflite's own tensors evaluated in NumPy, independent of LiteRT.
+
+It answers "does LiteRT compute the model that is in the file?", so a disagreement with
+Keras can be told apart as a converter change (NumPy agrees with LiteRT, both differ from
+Keras) or a kernel bug (LiteRT differs from NumPy computing the same file).
+
+Modelled, per what LiteRT's reference kernels do (measured: agreement to ~1e-7):
+- static int8 / int16x8: exact integer accumulation of (q_x - zp_x) * q_w plus the
+  quantized bias, requantization by s_x*s_w/s_out rounded half away from zero, output
+  zero point, fused activation clamp, saturation. Must agree within 1 output step.
+- dynamic int8 / int4: weights dequantized from the file; inputs quantized at run time to
+  int8 per row (FULLY_CONNECTED, BATCH_MATMUL: asymmetric if the op's
+  asymmetric_quantize_inputs is set, else symmetric) or per image (CONV_2D,
+  TRANSPOSE_CONV: asymmetric), with each kernel's own float32 or double arithmetic so
+  rounding ties match, then float arithmetic.
+- fp32 / fp16: the file's weights (fp16 ones widened) in float64.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from pytest_litert.judge import tolerance
+from pytest_litert.judge.layer_math import apply
+from pytest_litert.model.flatbuffer import ModelInspection, OperatorInfo, TensorInfo
+from pytest_litert.spec.cells import Cell
+
+_CLAMPS = {"NONE": (-np.inf, np.inf), "RELU": (0.0, np.inf), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
+
+
+class Unmodelled(ValueError):
+    """The NumPy reference does not model this model; the other references still run."""
+
+
+@dataclasses.dataclass(frozen=True)
+class NumpyOutput:
+    """`value` is float (dequantized); `quantized` the integer output of integer models."""
+
+    value: np.ndarray
+    quantized: np.ndarray | None
+    bound: tolerance.Bound | None  # against LiteRT's reference kernels, for float outputs
+
+
+def to_keras_layout(op_code: str, weights: np.ndarray) -> np.ndarray:
+    """TFLite stores FC (n, k), CONV_2D (n, kh, kw, k), TRANSPOSE_CONV (n, kh, kw, k)."""
+    if op_code == "FULLY_CONNECTED":
+        return weights.T
+    if op_code == "CONV_2D":
+        return weights.transpose(1, 2, 3, 0)
+    if op_code == "TRANSPOSE_CONV":
+        return weights.transpose(1, 2, 0, 3)
+    return weights
+
+
+def dequantize(inspection: ModelInspection, tensor: TensorInfo) -> np.ndarray:
+    values = inspection.constant_values(tensor).astype(np.float64)
+    if not tensor.scales:
+        return values
+    shape = [1] * values.ndim
+    shape[tensor.quantized_dimension] = -1
+    scales = np.asarray(tensor.scales).reshape(shape) if len(tensor.scales) > 1 else tensor.scales[0]
+    zeros = np.asarray(tensor.zero_points or [0]).reshape(shape) if len(tensor.zero_points) > 1 else (
+        tensor.zero_points[0] if tensor.zero_points else 0)
+    return (values - zeros) * scales
+
+
+def bias_tensor(cell: Cell, inspection: ModelInspection, op: OperatorInfo) -> TensorInfo | None:
+    position = 3 if cell.op.op_code == "TRANSPOSE_CONV" else 2
+    if cell.op.op_code == "BATCH_MATMUL" or len(op.inputs) <= position:
+        return None
+    return inspection.source_tensor(op.inputs[position])
+
+
+def evaluate(cell: Cell, inspection: ModelInspection, model_inputs: dict[str, np.ndarray],
+             input_index: dict[str, int]) -> NumpyOutput:
+    """The model in NumPy on the same inputs LiteRT gets (`input_index`: name -> tensor)."""
+    op = inspection.find_op(cell.expected.op_code)
+    if op is None or len(inspection.operators) - inspection.op_codes.count("DEQUANTIZE") != 1:
+        raise Unmodelled(f"models one {cell.expected.op_code} (plus DEQUANTIZE); the file has "
+                         f"{', '.join(inspection.op_codes)}")
+    if op.adjoint or op.fused_activation not in _CLAMPS:
+        raise Unmodelled(f"adj_x/adj_y or fused activation {op.fused_activation} is not modelled")
+    data = inspection.tensors[input_index["x"]]
+    if data.dtype in ("INT8", "INT16"):
+        return _static(cell, inspection, op, model_inputs, input_index)
+    weights = inspection.source_tensor(op.inputs[1])
+    if weights.dtype in ("INT8", "INT4"):
+        return _dynamic(cell, inspection, op, model_inputs["x"].astype(np.float64))
+    return _float(cell, inspection, op, model_inputs)
+
+
+def _weights(cell: Cell, inspection: ModelInspection, op: OperatorInfo,
+             model_inputs: dict[str, np.ndarray]) -> np.ndarray:
+    if not cell.op.constant_weights:
+        return model_inputs["y"].astype(np.float64)
+    return to_keras_layout(cell.op.op_code, dequantize(inspection, inspection.source_tensor(op.inputs[1])))
+
+
+def _float(cell: Cell, inspection: ModelInspection, op: OperatorInfo,
+           model_inputs: dict[str, np.ndarray]) -> NumpyOutput:
+    x = model_inputs["x"].astype(np.float64)
+    w = _weights(cell, inspection, op, model_inputs)
+    stored_bias = bias_tensor(cell, inspection, op)
+    bias = dequantize(inspection, stored_bias) if stored_bias is not None else 0.0
+    value = _clamp(apply(cell.op, cell.shape, x, w) + bias, op)
+    magnitude = apply(cell.op, cell.shape, np.abs(x), np.abs(w)) + np.abs(bias)
+    return NumpyOutput(value, None, _fp32_bound(cell, magnitude))
+
+
+def _dynamic(cell: Cell, inspection: ModelInspection, op: OperatorInfo, x: np.ndarray) -> NumpyOutput:
+    rows = (-1,) if cell.op.op_code in ("FULLY_CONNECTED", "BATCH_MATMUL") else tuple(range(1, x.ndim))
+    asymmetric = op.asymmetric_inputs or cell.op.op_code in ("CONV_2D", "TRANSPOSE_CONV")
+    x_deq, ties = _quantize_rows(x, rows, asymmetric=asymmetric, double=cell.op.op_code == "BATCH_MATMUL")
+    w = to_keras_layout(cell.op.op_code, dequantize(inspection, inspection.source_tensor(op.inputs[1])))
+    stored_bias = bias_tensor(cell, inspection, op)
+    bias = dequantize(inspection, stored_bias) if stored_bias is not None else 0.0
+    value = _clamp(apply(cell.op, cell.shape, x_deq, w) + bias, op)
+    magnitude = apply(cell.op, cell.shape, np.abs(x_deq), np.abs(w)) + np.abs(bias)
+    bound = _fp32_bound(cell, magnitude)
+    if ties.any():  # an input on a rounding tie may land one step either way in the kernel
+        flips = apply(cell.op, cell.shape, ties, np.abs(w))
+        bound = dataclasses.replace(bound, elementwise=bound.elementwise + flips,
+                                    formula=bound.formula + " + one activation step per input on a rounding tie")
+    return NumpyOutput(value, None, bound)
+
+
+def _quantize_rows(x: np.ndarray, axes: tuple[int, ...], *, asymmetric: bool,
+                   double: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Run-time int8 quantization of activations as TFLite's kernels do it, ties included.
+
+    Measured against the reference kernels: FULLY_CONNECTED and the convolutions compute the
+    asymmetric scale, zero point and quantized values in float32 (scale, then x * (1/scale)
+    + zero point, rounded half away from zero); BATCH_MATMUL computes scale and zero point in
+    double and divides by the double scale (`double`). Symmetric: float32 127/max|x|.
+    Also returns, per input, its step size where the value sits on a rounding tie (within
+    float32 error), else 0: the kernel's arithmetic may round such an input either way."""
+    x32 = x.astype(np.float32)
+    if not asymmetric:
+        peak = np.max(np.abs(x32), axis=axes, keepdims=True)
+        safe = np.where(peak == 0, np.float32(1), peak)
+        unrounded = x32.astype(np.float64) * (127.0 / safe.astype(np.float64))
+        q = np.clip(_round(x32 * (np.float32(127) / safe)), -127, 127)
+        step = safe.astype(np.float64) / 127.0
+        return np.asarray(q * step), _on_tie(unrounded, step)
+    low = np.minimum(np.min(x32, axis=axes, keepdims=True), np.float32(0))
+    high = np.maximum(np.max(x32, axis=axes, keepdims=True), np.float32(0))
+    empty = high == low  # TFLite: all zeros, scale 1, zero point 0
+    if double:
+        scale = np.where(empty, 1.0, (high.astype(np.float64) - low) / 255.0)
+    else:
+        scale = np.where(empty, np.float32(1), (high - low) / np.float32(255)).astype(np.float32)
+    use_min = (128.0 + np.abs(low / scale)) < (127.0 + np.abs(high / scale))
+    zero = np.clip(_round(np.where(use_min, -128.0 - low / scale, 127.0 - high / scale)), -128, 127)
+    zero = np.where(empty, 0.0, zero)
+    if double:
+        q = _round(x32.astype(np.float64) / scale + zero)
+    else:
+        inverse = (np.float32(1) / scale).astype(np.float32)
+        q = _round((zero.astype(np.float32) + x32 * inverse).astype(np.float32))
+    q = np.where(empty, 0.0, np.clip(q, -128, 127))
+    step = scale.astype(np.float32).astype(np.float64)
+    return np.asarray((q - zero) * step), _on_tie(x32.astype(np.float64) / scale + zero, step)
+
+
+def _on_tie(unrounded: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Step size where `unrounded` is within 1e-4 of a .5 rounding tie, else 0."""
+    near = np.abs(np.abs(unrounded - np.floor(unrounded)) - 0.5) < 1e-4
+    return np.asarray(np.where(near, np.broadcast_to(step, unrounded.shape), 0.0))
+
+
+def _static(cell: Cell, inspection: ModelInspection, op: OperatorInfo,
+            model_inputs: dict[str, np.ndarray], input_index: dict[str, int]) -> NumpyOutput:
+    x_tensor = inspection.tensors[input_index["x"]]
+    x = model_inputs["x"].astype(np.float64) - x_tensor.zero_points[0]
+    if cell.op.constant_weights:
+        w_tensor = inspection.source_tensor(op.inputs[1])
+        w_zero = np.asarray(w_tensor.zero_points or [0], np.float64)
+        w = inspection.constant_values(w_tensor).astype(np.float64)
+        w = to_keras_layout(cell.op.op_code, w - (w_zero[0] if w_zero.size == 1 else _per_channel(w_zero, w, w_tensor)))
+    else:
+        w_tensor = inspection.tensors[input_index["y"]]
+        w = model_inputs["y"].astype(np.float64) - w_tensor.zero_points[0]
+    accumulator = apply(cell.op, cell.shape, x, w)
+    stored_bias = bias_tensor(cell, inspection, op)
+    if stored_bias is not None:
+        accumulator = accumulator + inspection.constant_values(stored_bias).astype(np.float64)
+    out = inspection.tensors[inspection.outputs[0]]
+    s_w = np.asarray(w_tensor.scales, np.float64)
+    multiplier = x_tensor.scales[0] * s_w / out.scales[0]
+    q = _round(accumulator * multiplier) + out.zero_points[0]
+    low, high = _CLAMPS[op.fused_activation]
+    info = np.iinfo(out.dtype.lower())
+    q = np.clip(q, _activation_limit(low, out, info.min, max), _activation_limit(high, out, info.max, min))
+    return NumpyOutput((q - out.zero_points[0]) * out.scales[0], q.astype(np.int64), None)
+
+
+def _activation_limit(value: float, out: TensorInfo, limit: int, pick: Any) -> float:
+    """A fused-activation bound in output steps, never beyond the dtype's range."""
+    if not np.isfinite(value):
+        return float(limit)
+    return float(pick(limit, out.zero_points[0] + float(_round(np.float64(value / out.scales[0])))))
+
+
+def _per_channel(zeros: np.ndarray, w: np.ndarray, tensor: TensorInfo) -> np.ndarray:
+    shape = [1] * w.ndim
+    shape[tensor.quantized_dimension] = -1
+    return zeros.reshape(shape)
+
+
+def _round(value: np.ndarray | np.float64) -> np.ndarray:
+    """Round half away from zero, as TFLite's requantization does."""
+    return np.sign(value) * np.floor(np.abs(value) + 0.5)
+
+
+def _clamp(value: np.ndarray, op: OperatorInfo) -> np.ndarray:
+    low, high = _CLAMPS[op.fused_activation]
+    return np.asarray(np.clip(value, low, high))
+
+
+def _fp32_bound(cell: Cell, magnitude: np.ndarray) -> tolerance.Bound:
+    """LiteRT in fp32 vs this float64 evaluation of the same numbers: gamma32(K+1)*M,
+    plus the fp32 rounding of the dequantization scale products (2*u32*M)."""
+    k = cell.op.reduction_length(cell.shape)
+    bound = (tolerance.gamma(k + 1, tolerance.U32) + 2 * tolerance.U32) * magnitude
+    return tolerance.Bound(bound, "ulp32", np.maximum(2.0**-23 * magnitude, np.finfo(np.float32).tiny),
+                           f"(gamma32(K+1) + 2*u32)*M, M=|W|.|x|+|b| of the file's own numbers, K={k}")

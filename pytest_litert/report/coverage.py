@@ -1,0 +1,90 @@
+"""SME2 kernel coverage: which kernels each cell executes on the emulated CPU, SME on and off.
+
+Runs each cell once in XNNPACK mode on `qemu-sme2` (kernel capture on) and on `qemu-nosme`
+and tabulates the kernel families seen (kernels.classify), so a reader sees at a glance
+whether KleidiAI SME2 micro-kernels were taken and what replaces them without SME.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pytest_litert.build.convert import ConversionError, MissingDependencyError
+from pytest_litert.run.qemu import emulator, kernels
+from pytest_litert.run.qemu.target import QemuTarget
+from pytest_litert.run.targets import TargetCrash, TargetError
+from pytest_litert.session import SETUP_HINT, Runner, Settings, TargetUnavailable
+
+_COLUMNS = ("cell", "seed SME2", "kernels with SME2 (-cpu max)", "kernels without SME (sme=off)")
+
+
+_COMPUTE = ("matmul", "gemm", "conv")
+
+
+def compute_kernels(names: list[str]) -> list[str]:
+    """The GEMM/convolution micro-kernels, without packing routines and size queries."""
+    return sorted({
+        name for name in names
+        if any(word in name for word in _COMPUTE) and "pack" not in name
+        and not name.startswith(("kai_get_", "kai_kernel_")) and "_get_" not in name
+    })
+
+
+def _kernel_list(names: list[str]) -> str:
+    return ", ".join(compute_kernels(names)) or "none"
+
+
+def rows(settings: Settings, *, all_cells: bool) -> list[tuple[str, ...]]:
+    """One row per cell: id, seed flag, SME2-lane kernels, NEON-lane kernels."""
+    paths = emulator.find()
+    if paths is None:
+        raise TargetUnavailable(f"the emulated target is not set up: {SETUP_HINT}")
+    runner = Runner(settings)
+    lanes = {"sme2": QemuTarget(paths, sme=True), "neon": QemuTarget(paths, sme=False)}
+    table: list[tuple[str, ...]] = []
+    try:
+        for cell in settings.cells():
+            if not (cell.sme2 or all_cells) or cell.not_produced:
+                continue
+            try:
+                artifact = runner.artifact(cell)
+            except (ConversionError, MissingDependencyError) as error:
+                table.append((cell.id, "yes" if cell.sme2 else "no", f"not built: {error}", ""))
+                continue
+            seen = []
+            for lane in lanes.values():
+                try:
+                    facts = lane.run(artifact.model, artifact.model_inputs[0], "xnnpack").facts
+                    seen.append(_kernel_list(list(facts.get("kernels") or [])))
+                except (TargetCrash, TargetError) as error:  # a crash is a coverage fact too
+                    seen.append(f"{type(error).__name__}: {str(error).splitlines()[0]}")
+            table.append((cell.id, "yes" if cell.sme2 else "no", *seen))
+    finally:
+        runner.close()
+        for lane in lanes.values():
+            lane.close()
+    return table
+
+
+def main(settings: Settings, *, all_cells: bool, markdown: bool) -> int:
+    settings = Settings.parse({"ops": ",".join(settings.ops), "recipes": ",".join(settings.recipes),
+                               "seed": str(settings.seed), "cache_dir": str(settings.cache_dir or "none"),
+                               "target": "qemu-sme2"})
+    try:
+        table = rows(settings, all_cells=all_cells)
+    except TargetUnavailable as error:
+        print(f"pytest-litert coverage: {error}", file=sys.stderr)
+        return 2
+    if markdown:
+        print("| " + " | ".join(_COLUMNS) + " |")
+        print("|" + "---|" * len(_COLUMNS))
+        for row in table:
+            print("| " + " | ".join(f"`{c}`" if i in (2, 3) and c != "none" else c for i, c in enumerate(row)) + " |")
+    else:
+        for row in table:
+            print(f"{row[0]} (seed SME2: {row[1]})\n  SME2: {row[2]}\n  NEON: {row[3]}")
+    missing = [row[0] for row in table if row[1] == "yes" and not any(
+        kernels.is_sme2_kernel(name) for name in row[2].split(", "))]
+    if missing:
+        print(f"seed SME2 cells without an SME2 kernel: {', '.join(missing)}", file=sys.stderr)
+    return 0

@@ -1,0 +1,70 @@
+"""The op x recipe table printed by the plugin's terminal summary and `pytest-litert matrix`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+from pytest_litert.judge.verdict import Verdict
+
+_MARKS = {"pass": "pass", "fail": "FAIL", "finding": "xfail", "not produced": "n/p", "skipped": "skip"}
+_UNIT_NAMES = {"step": "st", "ulp32": "ulp", "ulp16": "ulp16", "bound": "of bnd"}
+
+
+@dataclasses.dataclass(frozen=True)
+class CellSummary:
+    """The part of a Verdict the table needs; plain data so it crosses xdist workers."""
+
+    cell_id: str
+    status: str
+    worst: float | None = None
+    units: float | None = None
+    unit: str = ""
+    worst_check: str = ""
+
+    @classmethod
+    def of(cls, verdict: Verdict) -> CellSummary:
+        check = verdict.worst_check()
+        if check is None:
+            return cls(verdict.cell_id, verdict.status)
+        return cls(verdict.cell_id, verdict.status, check.worst, check.units, check.unit, check.name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def text(self) -> str:
+        mark = _MARKS.get(self.status, self.status)
+        if self.units is None:
+            return mark
+        return f"{mark} {self.units:.2g} {_UNIT_NAMES.get(self.unit, self.unit)}"
+
+
+def render_table(summaries: Iterable[CellSummary], ops: Iterable[str], recipes: Iterable[str]) -> str:
+    by_id = {s.cell_id: s for s in summaries}
+    ops, recipes = list(ops), list(recipes)
+    rows = [["op \\ recipe", *recipes]]
+    for op in ops:
+        rows.append([op] + [by_id[f"{op}-{r}"].text() if f"{op}-{r}" in by_id else "-" for r in recipes])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    judged = [s for s in by_id.values() if s.worst is not None]
+    if judged:
+        top = max(judged, key=lambda s: s.worst or 0.0)
+        lines.append(
+            f"worst error as a fraction of its derived bound: {top.worst:.2f} ({top.cell_id}, {top.worst_check})"
+        )
+    lines.append(
+        "units: st = output quantization steps, ulp = fp32 / ulp16 = fp16 units in the last place of "
+        "|W|.|x|+|b|, of bnd = fraction of the derived bound; n/p = not produced by this toolchain; "
+        "xfail = known finding (docs/findings.md)"
+    )
+    return "\n".join(lines)
+
+
+def counts(summaries: Iterable[CellSummary]) -> dict[str, int]:
+    result: dict[str, int] = {}
+    for summary in summaries:
+        result[summary.status] = result.get(summary.status, 0) + 1
+    return result

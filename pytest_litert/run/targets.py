@@ -1,0 +1,177 @@
+"""Where inference runs: a target takes (model bytes, inputs, mode), gives outputs + facts.
+
+The default host target runs LiteRT in a persistent worker process (worker.py), so a
+segfault, abort or hang in LiteRT fails one test and the next cell gets a fresh worker,
+instead of taking the pytest session down. Other targets (an emulated SME2 CPU, later a
+phone over adb or a board over ssh) are the same worker started behind a different
+command prefix.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+import numpy as np
+
+from pytest_litert.run import worker
+
+
+class TargetCrash(RuntimeError):
+    """The worker died (signal, exit) or hung; LiteRT did not return."""
+
+
+class TargetError(RuntimeError):
+    """LiteRT raised an error for this model (the worker itself is fine)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    outputs: dict[str, np.ndarray]
+    facts: dict[str, Any]
+
+    @property
+    def output(self) -> np.ndarray:
+        """The single output of a single-layer model."""
+        return next(iter(self.outputs.values()))
+
+
+class Target(Protocol):
+    name: str
+
+    def run(self, model: bytes, inputs: dict[str, np.ndarray], mode: str) -> RunResult: ...
+
+    def close(self) -> None: ...
+
+
+class InProcessTarget:
+    """LiteRT in the pytest process itself: fastest, but a crash ends the session."""
+
+    name = "inprocess"
+
+    def run(self, model: bytes, inputs: dict[str, np.ndarray], mode: str) -> RunResult:
+        try:
+            outputs, facts = worker.execute(model, inputs, mode)
+        except Exception as error:
+            raise TargetError(f"{type(error).__name__}: {error}") from error
+        return RunResult(outputs, facts)
+
+    def close(self) -> None:
+        pass
+
+
+class WorkerTarget:
+    """A persistent worker.py worker behind `command`, restarted after any crash."""
+
+    def __init__(
+        self, name: str, command: Sequence[str], *, timeout: float = 120.0, env: dict[str, str] | None = None
+    ) -> None:
+        self.name = name
+        self.command = list(command)
+        self.timeout = timeout
+        self.env = env
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stderr_tail: collections.deque[bytes] = collections.deque(maxlen=200)
+        self._drainer: threading.Thread | None = None
+
+    def run(self, model: bytes, inputs: dict[str, np.ndarray], mode: str) -> RunResult:
+        process = self._ensure_started()
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            worker.write_frame(process.stdin, {"mode": mode}, [model, worker.pack_arrays(inputs)])
+        except (BrokenPipeError, OSError):
+            raise self._crash("the worker closed its input") from None
+        frame = self._read_reply(process.stdout)
+        header, blobs = frame
+        if not header["ok"]:
+            raise TargetError(header["error"])
+        return RunResult(worker.unpack_arrays(blobs[0]), header["facts"])
+
+    def _read_reply(self, stream: IO[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        box: list[Any] = []
+        reader = threading.Thread(target=lambda: box.append(_safe_read(stream)), daemon=True)
+        reader.start()
+        reader.join(self.timeout)
+        if reader.is_alive():
+            self._kill()
+            raise self._crash(f"no reply within {self.timeout:g} s (hung); worker killed")
+        reply = box[0]
+        if not isinstance(reply, tuple):
+            raise self._crash(str(reply))
+        return reply
+
+    def _ensure_started(self) -> subprocess.Popen[bytes]:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=self.env,
+            )
+            # Drain stderr continuously: LiteRT logs ~2 KB per CompiledModel run, and a
+            # full pipe would block the worker (seen as a "hang" after ~30 fp16 runs).
+            self._stderr_tail = collections.deque(maxlen=200)
+            self._drainer = threading.Thread(
+                target=_drain, args=(self._process.stderr, self._stderr_tail), daemon=True
+            )
+            self._drainer.start()
+        return self._process
+
+    def _crash(self, what: str) -> TargetCrash:
+        """Describe the dead worker (signal name, exit code, stderr tail), then forget it."""
+        process, self._process = self._process, None
+        if process is None:
+            return TargetCrash(f"{self.name} worker: {what}")
+        try:
+            code = process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait()
+        if self._drainer is not None:
+            self._drainer.join(timeout=5)  # the dead worker's last words
+        stderr = b"".join(self._stderr_tail).decode(errors="replace")
+        cause = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        tail = "\n".join(stderr.strip().splitlines()[-15:])
+        return TargetCrash(f"{self.name} worker crashed ({cause}): {what}\n{tail}".rstrip())
+
+    def _kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+
+    def close(self) -> None:
+        if self._process is not None:
+            if self._process.stdin is not None:
+                self._process.stdin.close()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+            self._process = None
+
+
+def _drain(stream: IO[bytes] | None, tail: collections.deque[bytes]) -> None:
+    if stream is None:
+        return
+    for line in iter(stream.readline, b""):
+        tail.append(line)
+
+
+def _safe_read(stream: IO[bytes]) -> tuple[dict[str, Any], list[bytes]] | str:
+    try:
+        frame = worker.read_frame(stream)
+    except (EOFError, OSError, ValueError) as error:
+        return f"reply cut short: {error}"
+    return frame if frame is not None else "the worker exited without replying"
+
+
+def host_target() -> WorkerTarget:
+    """This machine, LiteRT in a child process of the same Python."""
+    return WorkerTarget("host", [sys.executable, str(Path(worker.__file__))])

@@ -1,0 +1,271 @@
+"""The operator x recipe matrix: the seed document's support table as executable cells.
+
+Pure data. Each cell carries the seed-table row it corresponds to (or says it is outside
+the table), what the converted model must look like, whether XNNPACK is expected to take
+it, and the known ways this toolchain departs from the table (findings) or cannot produce
+the cell at all. Facts measured with TensorFlow 2.21 / ai-edge-litert 2.3.0 /
+ai-edge-quantizer 0.10 are marked as such.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+
+from pytest_litert.spec.ops import OPS, LayerShape, OpSpec
+from pytest_litert.spec.recipes import RECIPES, RecipeSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedRow:
+    """One row of the seed's KleidiAI SME2 table, in its own words."""
+
+    activations: str
+    weights: str
+    output: str
+
+    def __str__(self) -> str:
+        return f"{self.activations} x {self.weights} -> {self.output}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """A known departure of this toolchain from what the seed table or a bound promises.
+
+    It explains a structural mismatch (`attribute` = the mismatched attribute, `observed`
+    its value) or a failed check (`attribute` = the check's name, `observed` a text its
+    message contains, `max_units` the most error it may show). A finding turns that one
+    failure into an expected failure; anything beyond it still fails.
+    """
+
+    attribute: str
+    observed: str
+    text: str
+    max_units: float | None = None
+    condition: str = ""  # a key of SHAPE_CONDITIONS: the finding holds only for such shapes
+
+    def applies(self, shape: LayerShape) -> bool:
+        return not self.condition or SHAPE_CONDITIONS[self.condition](shape)
+
+
+SHAPE_CONDITIONS: dict[str, Callable[[LayerShape], bool]] = {
+    "odd k": lambda shape: shape.k % 2 == 1,
+    "same padding, kernel < stride": lambda shape: shape.padding == "same" and shape.kernel < shape.stride,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Expectation:
+    """What the converted model must contain for the cell to count as produced."""
+
+    op_code: str
+    io_dtype: str
+    activation_dtype: str
+    weight_dtype: str
+    weight_granularity: str
+    metadata_keys: tuple[str, ...]
+    xnnpack: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    op: OpSpec
+    recipe: RecipeSpec
+    shape: LayerShape
+    seed_row: SeedRow | None
+    expected: Expectation
+    not_produced: str = ""
+    findings: tuple[Finding, ...] = ()
+    weight_style: str = "uniform"
+
+    @property
+    def id(self) -> str:
+        return f"{self.op.name}-{self.recipe.name}"
+
+    @property
+    def sme2(self) -> bool:
+        """The seed lists this cell as accelerated by KleidiAI SME2 kernels."""
+        return self.seed_row is not None
+
+    @property
+    def label(self) -> str:
+        if self.seed_row is None:
+            return "outside the seed table (XNNPACK default path)"
+        return f"seed: {self.seed_row} [KleidiAI SME2]"
+
+    def with_shape(self, shape: LayerShape, weight_style: str | None = None) -> Cell:
+        self.op.validate(shape)
+        return dataclasses.replace(self, shape=shape, weight_style=weight_style or self.weight_style)
+
+    @property
+    def variant(self) -> str:
+        """The shape and weight style, for messages about non-default cells."""
+        return f"{self.op.describe(self.shape)} weights={self.weight_style}"
+
+
+_FP32 = "FP32"
+_INT8_PC = "Per-channel symmetric INT8 quantization"
+_INT8_ANY = "Per-channel or per-tensor symmetric INT8 quantization"
+_ASYM = "Asymmetric INT8 quantization"
+
+# (op, recipe) -> seed row, transcribed from seed/create-litert-models.md.
+SEED_TABLE: dict[tuple[str, str], SeedRow] = {
+    ("fully_connected", "fp32"): SeedRow(_FP32, _FP32, _FP32),
+    ("fully_connected", "fp16"): SeedRow(_FP32, "FP16", _FP32),
+    ("fully_connected", "dynamic_int8"): SeedRow(_FP32, _INT8_PC, _FP32),
+    ("fully_connected", "static_int8"): SeedRow(_ASYM, _INT8_PC, _ASYM),
+    ("fully_connected", "int4"): SeedRow(_FP32, "Per-channel symmetric INT4 quantization", _FP32),
+    ("batch_matmul", "fp32"): SeedRow(_FP32, _FP32, _FP32),
+    ("batch_matmul", "fp16"): SeedRow("FP16", "FP16", "FP16"),
+    ("batch_matmul_const", "fp32"): SeedRow(_FP32, _FP32, _FP32),
+    ("batch_matmul_const", "fp16"): SeedRow("FP16", "FP16", "FP16"),
+    ("batch_matmul_const", "dynamic_int8"): SeedRow(_FP32, _INT8_PC, _FP32),
+    ("conv2d_pointwise", "fp32"): SeedRow(_FP32, "FP32, pointwise", _FP32),
+    ("conv2d_pointwise", "fp16"): SeedRow(_FP32, "FP16, pointwise", _FP32),
+    ("conv2d_pointwise", "dynamic_int8"): SeedRow(_FP32, _INT8_ANY, _FP32),
+    ("conv2d_pointwise", "static_int8"): SeedRow(_ASYM, _INT8_ANY, _ASYM),
+    ("conv2d", "dynamic_int8"): SeedRow(_FP32, _INT8_ANY, _FP32),
+    ("conv2d", "static_int8"): SeedRow(_ASYM, _INT8_ANY, _ASYM),
+    ("transpose_conv", "static_int8"): SeedRow(_ASYM, _INT8_ANY, _ASYM),
+}
+
+# Measured: XNNPACK (ai-edge-litert 2.3.0) leaves these to the builtin kernels.
+_NOT_DELEGATED: dict[tuple[str, str], str] = {
+    **{(op, "int16x8"): "XNNPACK has no int16x8 kernels" for op in OPS},
+    ("batch_matmul", "static_int8"): "XNNPACK does not take int8 BATCH_MATMUL of two runtime inputs",
+    ("conv2d", "int4"): "XNNPACK does not take CONV_2D with INT4 weights",
+    ("conv2d_pointwise", "int4"): "XNNPACK does not take CONV_2D with INT4 weights",
+}
+
+_NO_WEIGHTS = "both BATCH_MATMUL operands are runtime inputs: there are no weights to quantize"
+_NOT_PRODUCED: dict[tuple[str, str], str] = {
+    ("batch_matmul", "dynamic_int8"): _NO_WEIGHTS + "; the model stays FLOAT32",
+    ("batch_matmul", "int4"): _NO_WEIGHTS + "; the model stays FLOAT32",
+    ("batch_matmul_const", "int4"): (
+        "ai-edge-quantizer's dynamic_wi4_afp32 silently skips a 3-D BATCH_MATMUL constant"
+    ),
+    ("transpose_conv", "int4"): "ai-edge-quantizer silently skips TRANSPOSE_CONV weights",
+}
+
+_PER_TENSOR_BMM = Finding(
+    "weight_granularity",
+    "per-tensor",
+    "the converter quantizes a 3-D BATCH_MATMUL constant per-tensor, not per-channel",
+)
+def _not_delegated(text: str, condition: str) -> tuple[Finding, ...]:
+    """XNNPACK refusing the op for some shapes; then no SME2 kernel can run either."""
+    return (
+        Finding("delegation", "expected to take the op", text, condition=condition),
+        Finding("sme2 kernel", "no SME2 kernel ran", text, condition=condition),
+    )
+
+
+_TCONV_NOT_DELEGATED = _not_delegated(
+    "XNNPACK does not take TRANSPOSE_CONV with SAME padding and a kernel smaller than the stride "
+    "(found by the property suite: kernel 1 stride 2; kernel 2 stride 3 likewise; VALID is taken)",
+    "same padding, kernel < stride",
+)
+_FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
+    **{("transpose_conv", r): _TCONV_NOT_DELEGATED for r in ("fp32", "fp16", "dynamic_int8", "static_int8")},
+    ("batch_matmul_const", "dynamic_int8"): (_PER_TENSOR_BMM,),
+    ("batch_matmul_const", "static_int8"): (
+        _PER_TENSOR_BMM,
+        Finding(
+            "delegation",
+            "expected to take the op",
+            "XNNPACK refuses int8 BATCH_MATMUL when the converter gives the per-tensor constant a "
+            "nonzero zero point (asymmetric weights; 24 of 40 seeds)",
+        ),
+    ),
+    ("batch_matmul_const", "fp16"): (
+        *(
+            Finding(
+                name,
+                "failed to delegate BATCH_MATMUL",
+                "on aarch64 XNNPACK fails to prepare BATCH_MATMUL with a FLOAT16 constant "
+                "right-hand side under the fp16 hint, and the Interpreter then refuses the model",
+            )
+            for name in ("xnnpack run", "neon run")
+        ),
+        Finding(
+            "fp16 run",
+            "Failed to invoke",
+            "CompiledModel with XNNPACK FORCE_FP16 fails to invoke a BATCH_MATMUL whose constant "
+            "right-hand side is stored FLOAT16 (RuntimeError code=3); the Interpreter runs it",
+        ),
+    ),
+    ("fully_connected", "int4"): _not_delegated(
+        "XNNPACK does not take FULLY_CONNECTED with INT4 weights when the input size K is odd "
+        "(found by the property suite: shrunk to m=1 k=3; k=63, 65, 127 likewise)",
+        "odd k",
+    ),
+    ("conv2d", "dynamic_int8"): (
+        Finding(
+            "sme2 kernel",
+            "no SME2 kernel ran",
+            "on an SME2 CPU, XNNPACK runs a 3x3 dynamically quantized CONV_2D with the NEON i8mm "
+            "igemm (xnn_qd8_f32_qc8w_igemm_..._neoni8mm), not a KleidiAI SME2 kernel (LiteRT 2.3.0)",
+        ),
+    ),
+    ("batch_matmul_const", "int16x8"): (
+        _PER_TENSOR_BMM,
+        Finding(
+            "weight_dtype",
+            "INT16",
+            "int16x8 stores a 3-D BATCH_MATMUL constant as an INT16 activation, not INT8 weights",
+        ),
+    ),
+}
+
+
+def make_cell(op: OpSpec, recipe: RecipeSpec, shape: LayerShape | None = None) -> Cell:
+    key = (op.name, recipe.name)
+    weight_dtype, granularity = recipe.weight_dtype, recipe.weight_granularity
+    if not op.constant_weights and key not in _NOT_PRODUCED:  # weights = 2nd runtime input
+        weight_dtype = recipe.activation_dtype
+        granularity = "per-tensor" if recipe.quantized_io else "float"
+    expected = Expectation(
+        op_code=op.op_code,
+        io_dtype=recipe.io_dtype,
+        activation_dtype=recipe.activation_dtype,
+        weight_dtype=weight_dtype,
+        weight_granularity=granularity,
+        metadata_keys=recipe.metadata_keys,
+        xnnpack=key not in _NOT_DELEGATED,
+    )
+    return Cell(
+        op=op,
+        recipe=recipe,
+        shape=shape or op.default_shape,
+        seed_row=SEED_TABLE.get(key),
+        expected=expected,
+        not_produced=_NOT_PRODUCED.get(key, ""),
+        findings=_FINDINGS.get(key, ()),
+    )
+
+
+def not_delegated_reason(cell: Cell) -> str:
+    return _NOT_DELEGATED.get((cell.op.name, cell.recipe.name), "")
+
+
+def all_cells() -> list[Cell]:
+    return [make_cell(op, recipe) for op in OPS.values() for recipe in RECIPES.values()]
+
+
+def parse_names(value: str | Iterable[str] | None, valid: Iterable[str], what: str) -> list[str]:
+    """Split a comma list and check every name; ValueError names the valid values."""
+    valid = list(valid)
+    if value is None or value in {"", "all"}:
+        return valid
+    names = [v.strip() for v in (value.split(",") if isinstance(value, str) else value)]
+    names = [name for name in names if name]
+    unknown = [name for name in names if name not in valid]
+    if unknown:
+        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}")
+    return names
+
+
+def select_cells(ops: str | Iterable[str] | None = None, recipes: str | Iterable[str] | None = None) -> list[Cell]:
+    op_names = parse_names(ops, OPS, "op")
+    recipe_names = parse_names(recipes, RECIPES, "recipe")
+    return [make_cell(OPS[o], RECIPES[r]) for o in op_names for r in recipe_names]

@@ -1,0 +1,166 @@
+"""The operators under test and the shapes of their single-layer models.
+
+Pure data: nothing here imports TensorFlow or LiteRT. A `LayerShape` carries every
+dimension any operator needs; each `OpSpec` says which of them it reads, so one shape
+type serves the whole matrix and hashes into the conversion cache key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Literal
+
+Padding = Literal["same", "valid"]
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerShape:
+    """Dimensions of one single-layer model.
+
+    batch, m, k, n: matrix products (rows, reduction length, output columns).
+    For convolutions k is the input channel count and n the filter count, and
+    height x width is the input image.
+    """
+
+    batch: int = 1
+    m: int = 8
+    k: int = 64
+    n: int = 64
+    height: int = 8
+    width: int = 8
+    kernel: int = 1
+    stride: int = 1
+    dilation: int = 1
+    padding: Padding = "valid"
+
+    def as_dict(self) -> dict[str, int | str]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class InputPositions:
+    """Which operator input is the data, the weights and the bias (None: the op has none)."""
+
+    data: int = 0
+    weights: int = 1
+    bias: int | None = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class OpSpec:
+    """One operator form: its id, the TFLite op code it must become, its default shape."""
+
+    name: str
+    op_code: str
+    description: str
+    default_shape: LayerShape
+    fields: tuple[str, ...]
+    constant_weights: bool = True
+    positions: InputPositions = InputPositions()
+
+    def input_shapes(self, shape: LayerShape) -> dict[str, tuple[int, ...]]:
+        """Runtime inputs by name (the converter sorts inputs by name: see DESIGN.md)."""
+        if self.name == "fully_connected":
+            return {"x": (shape.m, shape.k)}
+        if self.name.startswith("batch_matmul"):
+            lhs: dict[str, tuple[int, ...]] = {"x": (shape.batch, shape.m, shape.k)}
+            if self.constant_weights:
+                return lhs
+            return {**lhs, "y": (shape.batch, shape.k, shape.n)}
+        return {"x": (shape.batch, shape.height, shape.width, shape.k)}
+
+    def weight_shape(self, shape: LayerShape) -> tuple[int, ...]:
+        """The Keras-side weight array (kernel layout as Keras stores it)."""
+        if self.name == "fully_connected":
+            return (shape.k, shape.n)
+        if self.name.startswith("batch_matmul"):
+            return (shape.batch, shape.k, shape.n)
+        if self.name == "transpose_conv":
+            return (shape.kernel, shape.kernel, shape.n, shape.k)
+        return (shape.kernel, shape.kernel, shape.k, shape.n)
+
+    def weight_count(self, shape: LayerShape) -> int:
+        return math.prod(self.weight_shape(shape))
+
+    def reduction_length(self, shape: LayerShape) -> int:
+        """K in the error bounds: the most products summed into one output element."""
+        if self.name in ("fully_connected",) or self.name.startswith("batch_matmul"):
+            return shape.k
+        return shape.kernel * shape.kernel * shape.k
+
+    def describe(self, shape: LayerShape) -> str:
+        values = shape.as_dict()
+        return " ".join(f"{name}={values[name]}" for name in self.fields)
+
+    def validate(self, shape: LayerShape) -> None:
+        """Raise ValueError naming the bad dimension; the converter's own errors are cryptic."""
+        values = shape.as_dict()
+        for name in self.fields:
+            value = values[name]
+            if isinstance(value, int) and value < 1:
+                raise ValueError(f"{self.name}: {name}={value} must be >= 1")
+        if shape.padding not in ("same", "valid"):
+            raise ValueError(f"{self.name}: padding={shape.padding!r} must be 'same' or 'valid'")
+        if shape.stride > 1 and shape.dilation > 1:
+            raise ValueError(f"{self.name}: Keras cannot combine stride > 1 with dilation > 1")
+        if self.name.startswith("conv2d") and shape.padding == "valid":
+            reach = (shape.kernel - 1) * shape.dilation + 1
+            if reach > min(shape.height, shape.width):
+                raise ValueError(
+                    f"{self.name}: kernel reach {reach} exceeds the {shape.height}x{shape.width} "
+                    "input with padding='valid'"
+                )
+
+
+OPS: dict[str, OpSpec] = {
+    spec.name: spec
+    for spec in (
+        OpSpec(
+            "fully_connected",
+            "FULLY_CONNECTED",
+            "Keras Dense on an (m, k) input",
+            LayerShape(m=8, k=64, n=64),
+            ("m", "k", "n"),
+        ),
+        OpSpec(
+            "batch_matmul",
+            "BATCH_MATMUL",
+            "keras.ops.matmul of two runtime inputs (batch, m, k) x (batch, k, n)",
+            LayerShape(batch=2, m=8, k=32, n=32),
+            ("batch", "m", "k", "n"),
+            constant_weights=False,
+            positions=InputPositions(bias=None),
+        ),
+        OpSpec(
+            "batch_matmul_const",
+            "BATCH_MATMUL",
+            "keras.ops.matmul with a constant 3-D right-hand side (batch, k, n)",
+            LayerShape(batch=2, m=8, k=32, n=32),
+            ("batch", "m", "k", "n"),
+            positions=InputPositions(bias=None),
+        ),
+        OpSpec(
+            "conv2d_pointwise",
+            "CONV_2D",
+            "Keras Conv2D with a 1x1 kernel",
+            LayerShape(batch=1, height=8, width=8, k=32, n=64, kernel=1),
+            ("batch", "height", "width", "k", "n"),
+        ),
+        OpSpec(
+            "conv2d",
+            "CONV_2D",
+            "Keras Conv2D, k x k kernel with strides, dilation and SAME/VALID padding",
+            LayerShape(batch=1, height=9, width=9, k=16, n=32, kernel=3, stride=2, padding="same"),
+            ("batch", "height", "width", "k", "n", "kernel", "stride", "dilation", "padding"),
+        ),
+        OpSpec(
+            "transpose_conv",
+            "TRANSPOSE_CONV",
+            "Keras Conv2DTranspose",
+            LayerShape(batch=1, height=6, width=6, k=16, n=32, kernel=3, stride=2, padding="same"),
+            ("batch", "height", "width", "k", "n", "kernel", "stride", "padding"),
+            positions=InputPositions(data=2, weights=1, bias=3),  # (output_shape, weights, data, bias)
+        ),
+    )
+}
