@@ -18,27 +18,28 @@ from pathlib import Path
 from typing import Any
 
 from pytest_litert import toolchain
-from pytest_litert.report.baseline import record_of
+from pytest_litert.build.artifact import CellArtifact
 from pytest_litert.judge.verdict import Verdict, failed
-from pytest_litert.model.flatbuffer import ModelInspection
-from pytest_litert.spec.cells import Cell
+from pytest_litert.report.record import record_of
 from pytest_litert.session import Runner, Settings
+from pytest_litert.spec.cells import Cell
 
 
 def record_cell(runner: Runner, cell: Cell) -> dict[str, Any]:
     """The cell's record; any exception from an older toolchain becomes a failed verdict."""
-    inspection: ModelInspection | None = None
+    artifact: CellArtifact | None = None
     verdict: Verdict
     try:
         artifact = runner.artifact(cell)
-        inspection = artifact.inspect()
         verdict = runner.evaluate(cell, artifact)
     except Exception as error:  # an older toolchain may fail anywhere: record it, keep going
         where = traceback.extract_tb(error.__traceback__)[-1]
-        stage = "conversion" if inspection is None else "evaluation"
+        stage = "conversion" if artifact is None else "evaluation"
         verdict = failed(cell, f"{stage} failed: {type(error).__name__}: {error} "
                                f"({Path(where.filename).name}:{where.lineno})")
-    return record_of(cell, inspection, verdict, seed=runner.settings.seed)
+    if artifact is None:
+        return record_of(cell, None, None, verdict, seed=runner.settings.seed)
+    return record_of(cell, artifact.inspection, artifact.layer(cell.op), verdict, seed=runner.settings.seed)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,11 +1,79 @@
 """pytest-litert: the KleidiAI/XNNPACK operator x quantization matrix for LiteRT, as a pytest plugin.
 
-`pytest_litert.check(tflite, keras_model)` judges a model you bring and returns a Verdict.
+`pytest_litert.check(tflite, keras_model)` judges a model you bring and returns a Verdict;
+`assert_verdict(verdict)` maps it onto pytest outcomes. Everything in `__all__` is public;
+the subpackages (spec, build, model, run, judge, report, faults, plugin) are internals.
+
+Names load on first use (PEP 562), so that pytest loading the plugin imports nothing heavy.
 """
 
 from __future__ import annotations
 
-from pytest_litert.usermodel import check
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the same names, eagerly, for type checkers
+    from pytest_litert.build.convert import ConversionError, MissingDependencyError
+    from pytest_litert.judge.checks import Check
+    from pytest_litert.judge.verdict import Status, Verdict
+    from pytest_litert.model.flatbuffer import ModelFormatError
+    from pytest_litert.plugin import assert_verdict
+    from pytest_litert.report.record import BaselineError
+    from pytest_litert.session import TargetUnavailable
+    from pytest_litert.spec.cells import Cell, make_cell, select_cells
+    from pytest_litert.spec.ops import OPS, LayerShape
+    from pytest_litert.spec.recipes import RECIPES
+    from pytest_litert.usermodel import ModelMismatchError, check
 
 __version__ = "0.1.0"
-__all__ = ["check"]
+
+_PUBLIC = {
+    "check": "pytest_litert.usermodel",
+    "ModelMismatchError": "pytest_litert.usermodel",
+    "assert_verdict": "pytest_litert.plugin",
+    "Verdict": "pytest_litert.judge.verdict",
+    "Status": "pytest_litert.judge.verdict",
+    "Check": "pytest_litert.judge.checks",
+    "Cell": "pytest_litert.spec.cells",
+    "make_cell": "pytest_litert.spec.cells",
+    "select_cells": "pytest_litert.spec.cells",
+    "LayerShape": "pytest_litert.spec.ops",
+    "OPS": "pytest_litert.spec.ops",
+    "RECIPES": "pytest_litert.spec.recipes",
+    "ConversionError": "pytest_litert.build.convert",
+    "MissingDependencyError": "pytest_litert.build.convert",
+    "ModelFormatError": "pytest_litert.model.flatbuffer",
+    "TargetUnavailable": "pytest_litert.session",
+    "BaselineError": "pytest_litert.report.record",
+}
+__all__ = [
+    "OPS",
+    "RECIPES",
+    "BaselineError",
+    "Cell",
+    "Check",
+    "ConversionError",
+    "LayerShape",
+    "MissingDependencyError",
+    "ModelFormatError",
+    "ModelMismatchError",
+    "Status",
+    "TargetUnavailable",
+    "Verdict",
+    "assert_verdict",
+    "check",
+    "make_cell",
+    "select_cells",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'pytest_litert' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return [*__all__, "__version__"]

@@ -1,34 +1,36 @@
-"""`pytest-litert`: export every cell as .tflite, or run the matrix outside a test suite."""
+"""`pytest-litert`: every command's arguments are parsed here; the work lives in the stages.
+
+  export DIR     one .tflite per cell plus manifest.json (report/export.py)
+  matrix         convert, run and judge every cell; print the table
+  coverage       SME2 kernel coverage on the emulated CPU (report/coverage.py)
+  emulator       prepare the emulated SME2 target (run/qemu/emulator.py)
+  diff A B       what changed per cell between two recorded runs (report/rundiff.py)
+  faults         fault injection and the false-positive sweep (faults/inject.py)
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from pytest_litert import toolchain
-from pytest_litert.build.convert import ConversionError, MissingDependencyError
 from pytest_litert.faults import inject
-from pytest_litert.report import coverage, rundiff
+from pytest_litert.judge.verdict import Status, Verdict
+from pytest_litert.report import coverage, export, rundiff
+from pytest_litert.report.record import record_of, run_document
 from pytest_litert.report.table import CellSummary, counts, render_table
 from pytest_litert.run.qemu import emulator
-from pytest_litert.session import TARGETS, Runner, Settings
-from pytest_litert.spec.cells import Cell, make_cell
+from pytest_litert.session import TARGETS, Runner, Settings, TargetUnavailable
 from pytest_litert.spec.ops import OPS
 from pytest_litert.spec.recipes import RECIPES
 
-# The seed document's own models: FC 100x640 -> 1280, under the seed's file names.
-SEED_SHAPE = dataclasses.replace(OPS["fully_connected"].default_shape, m=100, k=640, n=1280)
-SEED_FILES = {
-    "fp32": "fc_fp32.tflite",
-    "fp16": "fc_fp16.tflite",
-    "dynamic_int8": "fc_dynamic_int8.tflite",
-    "static_int8": "fc_static_int8.tflite",
-}
+
+class _Refused(Exception):
+    """A command that cannot run as asked: printed as `pytest-litert <command>: error: ...`, exit 2."""
 
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:
@@ -39,149 +41,137 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pytest-litert", description=__doc__)
+    parser = argparse.ArgumentParser(prog="pytest-litert", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    export = commands.add_parser("export", help="write one .tflite per cell plus manifest.json")
-    export.add_argument("directory", type=Path)
-    export.add_argument("--force", action="store_true", help="overwrite files that already exist")
-    export.add_argument("--no-seed-models", action="store_true",
-                        help="skip the seed's FC 100x640->1280 models (fc_fp32.tflite, ...)")
-    _add_selection(export)
+    exporting = commands.add_parser("export", help="write one .tflite per cell plus manifest.json")
+    exporting.add_argument("directory", type=Path)
+    exporting.add_argument("--force", action="store_true", help="overwrite files that already exist")
+    exporting.add_argument("--no-seed-models", action="store_true",
+                           help="skip the seed's FC 100x640->1280 models (fc_fp32.tflite, ...)")
+    _add_selection(exporting)
     matrix = commands.add_parser("matrix", help="convert, run and judge every cell; print the table")
     matrix.add_argument("--target", default="host", choices=TARGETS, help="where LiteRT runs")
-    matrix.add_argument("--json", type=Path, help="also write one record per cell to this file")
+    matrix.add_argument("--json", type=Path, help="also write one record per cell to this file (docs/records.md)")
     _add_selection(matrix)
-    coverage = commands.add_parser(
-        "coverage", help="SME2 kernel coverage: the kernels each cell executes on the emulated CPU, SME2 on and off"
-    )
-    coverage.add_argument("--all-cells", action="store_true", help="every cell, not only the seed table's SME2 cells")
-    coverage.add_argument("--markdown", action="store_true", help="print a markdown table")
-    _add_selection(coverage)
-    commands.add_parser("emulator", help="prepare the emulated SME2 target: `pytest-litert emulator setup|status`",
-                        add_help=False)
-    commands.add_parser("diff", help="compare two recorded runs per cell (structure, size, error)", add_help=False)
-    commands.add_parser("faults", help="fault injection: mutate every cell's model, count what the oracles catch "
-                        "(`--seeds N`: the false-positive sweep)", add_help=False)
+    covering = commands.add_parser(
+        "coverage", help="SME2 kernel coverage: the kernels each cell executes on the emulated CPU, SME2 on and off")
+    covering.add_argument("--all-cells", action="store_true", help="every cell, not only the seed table's SME2 cells")
+    covering.add_argument("--markdown", action="store_true", help="print a markdown table")
+    _add_selection(covering)
+    emulating = commands.add_parser("emulator", help="the emulated SME2 target (QEMU user mode): setup or status")
+    emulating.add_argument("action", choices=("setup", "status"))
+    emulating.add_argument("--cache-dir", type=Path, default=None,
+                           help=f"where to keep it (default: {emulator.default_cache_dir()}; ${emulator.CACHE_ENV})")
+    emulating.add_argument("--mirror", default=None,
+                           help=f"Debian mirror URI (default: from /etc/apt; ${emulator.MIRROR_ENV})")
+    diffing = commands.add_parser("diff", help="compare two recorded runs per cell (structure, size, error)")
+    diffing.add_argument("run_a", type=Path, help="the earlier run (JSON)")
+    diffing.add_argument("run_b", type=Path, help="the later run (JSON)")
+    diffing.add_argument("--out", type=Path, help="write the report here instead of stdout")
+    diffing.add_argument("--threshold", type=float, default=rundiff.DIFF_THRESHOLD,
+                         help="smallest change of a check's worst error, as a fraction of its bound, that counts "
+                         f"(default {rundiff.DIFF_THRESHOLD})")
+    diffing.add_argument("--fail-on-change", action="store_true", help="exit 1 when any cell changed")
+    faults = commands.add_parser("faults", help="fault injection: mutate every cell's model, count what the "
+                                 "oracles catch (--seeds N: the false-positive sweep)")
+    faults.add_argument("--seed", type=int, default=0, help="matrix seed for the fault-injection table")
+    faults.add_argument("--seeds", type=int, default=0, help="run the false-positive sweep over N seeds instead")
+    faults.add_argument("--first-seed", type=int, default=0, help="first seed of the sweep")
+    faults.add_argument("--cache-dir", default=None, help="conversion cache (default: the plugin's; 'none' = off)")
+    faults.add_argument("--target", default="inprocess", choices=("inprocess", "host"))
+    faults.add_argument("--out", type=Path, default=None, help="also write the report to this file")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["emulator"]:
-        return emulator.main(argv[1:])
-    if argv[:1] == ["faults"]:
-        return inject.main(argv[1:])
-    if argv[:1] == ["diff"]:
-        return rundiff.diff_main(argv[1:])
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        settings = Settings.from_strings(args.ops, args.recipes, args.seed, args.cache_dir,
-                                         getattr(args, "target", None))
-    except ValueError as error:
-        print(f"pytest-litert: error: {error}", file=sys.stderr)
+        return _COMMANDS[args.command](args)
+    except (_Refused, ValueError, TargetUnavailable, export.ExportRefused, emulator.EmulatorSetupError) as error:
+        print(f"pytest-litert {args.command}: error: {error}", file=sys.stderr)
         return 2
-    if args.command == "export":
-        return export(settings, args.directory, force=args.force, seed_models=not args.no_seed_models)
-    if args.command == "coverage":
-        return coverage.main(settings, all_cells=args.all_cells, markdown=args.markdown)
-    return run_matrix(settings, args.json)
 
 
-def _export_plan(settings: Settings, seed_models: bool) -> list[tuple[str, Cell]]:
-    plan = [(f"{cell.id}.tflite", cell) for cell in settings.cells()]
-    if seed_models and "fully_connected" in settings.ops:
-        for recipe, name in SEED_FILES.items():
-            if recipe in settings.recipes:
-                plan.append((name, make_cell(OPS["fully_connected"], RECIPES[recipe], SEED_SHAPE)))
-    return plan
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_strings(args.ops, args.recipes, args.seed, args.cache_dir, getattr(args, "target", None))
 
 
-def export(settings: Settings, directory: Path, *, force: bool, seed_models: bool) -> int:
-    plan = _export_plan(settings, seed_models)
-    existing = [name for name, _ in plan if (directory / name).exists()]
-    if (directory / "manifest.json").exists():
-        existing.append("manifest.json")
-    if existing and not force:
-        print(f"pytest-litert: error: {directory} already holds {', '.join(existing[:5])}"
-              f"{' ...' if len(existing) > 5 else ''}; pass --force to overwrite", file=sys.stderr)
-        return 2
-    directory.mkdir(parents=True, exist_ok=True)
-    runner = Runner(settings)
-    manifest: list[dict[str, Any]] = []
-    started = time.perf_counter()
-    for name, cell in plan:
-        try:
-            artifact = runner.artifact(cell)
-        except (ConversionError, MissingDependencyError) as error:
-            print(f"  {name}: not written: {error}", file=sys.stderr)
-            manifest.append(_describe(name, cell, None, str(error)))
-            continue
-        (directory / name).write_bytes(artifact.model)
-        manifest.append(_describe(name, cell, artifact.inspect(), ""))
-        print(f"  {name} ({len(artifact.model)} bytes)")
-    document = {"toolchain": toolchain.versions(), "seed": settings.seed, "models": manifest}
-    (directory / "manifest.json").write_text(json.dumps(document, indent=1) + "\n")
-    print(f"wrote {sum(1 for m in manifest if not m['error'])} models and manifest.json to {directory} "
-          f"in {time.perf_counter() - started:.1f} s")
+def _export(args: argparse.Namespace) -> int:
+    export.export(_settings(args), args.directory, force=args.force, seed_models=not args.no_seed_models)
     return 0
 
 
-def _describe(name: str, cell: Cell, inspection: Any, error: str) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "file": name,
-        "cell": cell.id,
-        "op": cell.op.name,
-        "op_code": cell.op.op_code,
-        "recipe": cell.recipe.name,
-        "seed_table_row": str(cell.seed_row) if cell.seed_row else None,
-        "kleidiai_sme2": cell.sme2,
-        "shape": {name: cell.shape.as_dict()[name] for name in cell.op.fields},
-        "not_produced": cell.not_produced,
-        "findings": [f.text for f in cell.findings],
-        "error": error,
-    }
-    if inspection is not None:
-        record["op_codes"] = list(inspection.op_codes)
-        record["inputs"] = [_tensor(inspection.tensors[i]) for i in inspection.inputs]
-        record["outputs"] = [_tensor(inspection.tensors[i]) for i in inspection.outputs]
-        op = inspection.find_op(cell.op.op_code)
-        if op is not None:
-            record["weights"] = _tensor(inspection.source_tensor(op.inputs[1]))
-        record["metadata_keys"] = sorted(inspection.metadata)
-        record["size"] = inspection.size
-    return record
-
-
-def _tensor(tensor: Any) -> dict[str, Any]:
-    return {"name": tensor.name, "dtype": tensor.dtype, "shape": list(tensor.shape),
-            "granularity": tensor.granularity}
-
-
-def run_matrix(settings: Settings, json_path: Path | None) -> int:
+def _matrix(args: argparse.Namespace) -> int:
+    settings = _settings(args)
     runner = Runner(settings)
     summaries: list[CellSummary] = []
-    records: list[dict[str, Any]] = []
+    records = []
     started = time.perf_counter()
     print(f"pytest-litert matrix: {toolchain.describe()}; seed {settings.seed}; target {settings.target}")
     try:
         for cell in settings.cells():
-            verdict = runner.evaluate_cell(cell, settings.svls[0])
+            built = runner.build(cell)
+            verdict = built if isinstance(built, Verdict) else runner.evaluate(cell, built, settings.svls[0])
             summaries.append(CellSummary.of(verdict))
-            records.append({**summaries[-1].as_dict(), "reason": verdict.reason,
-                            "checks": [dataclasses.asdict(c) for c in verdict.checks]})
-            if verdict.status == "fail":
+            artifact = None if isinstance(built, Verdict) else built
+            records.append(record_of(cell, artifact.inspection if artifact else None,
+                                     artifact.layer(cell.op) if artifact else None, verdict,
+                                     seed=settings.seed, details=True))
+            if verdict.status == Status.FAIL:
                 print(verdict.explain(), file=sys.stderr)
     finally:
         runner.close()
     print(render_table(summaries, settings.ops, settings.recipes))
-    elapsed = time.perf_counter() - started
     tally = counts(summaries)
+    elapsed = time.perf_counter() - started
     print(", ".join(f"{n} {s}" for s, n in sorted(tally.items())) +
           f" in {elapsed:.1f} s ({runner.cache.builds} converted, {runner.cache.hits} from cache)")
-    if json_path is not None:
-        json_path.write_text(json.dumps({"toolchain": toolchain.versions(), "cells": records}, indent=1))
-    return 1 if tally.get("fail") else 0
+    if args.json is not None:
+        args.json.write_text(json.dumps(run_document(records, settings.seed), indent=1, sort_keys=True) + "\n")
+    return 1 if tally.get(Status.FAIL) else 0
 
+
+def _coverage(args: argparse.Namespace) -> int:
+    table = coverage.rows(_settings(args), all_cells=args.all_cells)
+    print(coverage.render(table, markdown=args.markdown), end="")
+    missing = coverage.without_sme2_kernel(table)
+    if missing:
+        print(f"seed SME2 cells without an SME2 kernel: {', '.join(missing)}", file=sys.stderr)
+    return 0
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    if args.action == "status":
+        found = emulator.find(args.cache_dir)
+        print(f"emulator ready: {found.cache_dir}" if found else f"emulator not set up: {emulator.SETUP_HINT}")
+        return 0 if found else 1
+    emulator.setup(args.cache_dir, mirror=args.mirror)
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    report, changed = rundiff.diff_files(args.run_a, args.run_b, threshold=args.threshold)
+    if args.out is not None:
+        args.out.write_text(report, encoding="utf-8")
+    else:
+        print(report, end="")
+    return 1 if args.fail_on_change and changed else 0
+
+
+def _faults(args: argparse.Namespace) -> int:
+    text = inject.run(seed=args.seed, seeds=args.seeds, first_seed=args.first_seed, cache_dir=args.cache_dir,
+                      target=args.target)
+    print(text, end="")
+    if args.out is not None:
+        args.out.write_text(text)
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "export": _export, "matrix": _matrix, "coverage": _coverage, "emulator": _emulator, "diff": _diff,
+    "faults": _faults,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,15 +12,16 @@ from pathlib import Path
 from pytest_litert.build.artifact import CellArtifact, build_artifact
 from pytest_litert.build.cache import ConversionCache
 from pytest_litert.build.convert import ConversionError, MissingDependencyError
-from pytest_litert.judge.verdict import Verdict, evaluate_cell, failed
+from pytest_litert.judge import verdict as judging
+from pytest_litert.judge.verdict import Verdict, failed, skipped
 from pytest_litert.run import sme2
+from pytest_litert.run.lanes import run_cell
 from pytest_litert.run.qemu import emulator
 from pytest_litert.run.qemu.target import SVL_BYTES, QemuTarget
 from pytest_litert.run.targets import InProcessTarget, Target, host_target
 from pytest_litert.spec.cells import Cell, select_cells
 
 TARGETS = ("host", "inprocess", "qemu-sme2", "qemu-nosme")
-SETUP_HINT = "run `pytest-litert emulator setup` first"
 
 
 def default_cache_dir() -> Path:
@@ -134,7 +135,7 @@ class Runner:
         paths = emulator.find()
         if paths is None:
             return sme2.Sme2Status(self.settings.target, False, False, False, "emulator",
-                                   f"the emulated target is not set up: {SETUP_HINT}")
+                                   f"the emulated target is not set up: {emulator.SETUP_HINT}")
         probe = QemuTarget(paths, sme=self.settings.target == "qemu-sme2", capture_kernels=False)
         try:
             return probe.sme2_status()
@@ -142,8 +143,19 @@ class Runner:
             probe.close()
 
     def artifact(self, cell: Cell) -> CellArtifact:
-        """Raises convert.ConversionError / MissingDependencyError for the caller to report."""
+        """Raises convert.ConversionError / MissingDependencyError; callers use `build`."""
         return self.cache.get(cell, self.settings.seed, build_artifact)
+
+    def build(self, cell: Cell) -> CellArtifact | Verdict:
+        """The converted cell, or the verdict that says why there is none: skipped (an optional
+        dependency is missing) or failed (the converter refused, in its own words). The one
+        place conversion errors become outcomes, for the plugin, the CLI and fault injection."""
+        try:
+            return self.artifact(cell)
+        except MissingDependencyError as error:
+            return skipped(cell, str(error))
+        except ConversionError as error:
+            return failed(cell, f"conversion failed: {error}")
 
     def evaluate(self, cell: Cell, artifact: CellArtifact, svl: int | None = None) -> Verdict:
         return evaluate_cell(cell, artifact, self.target(svl), self.comparison_target(),
@@ -151,18 +163,25 @@ class Runner:
 
     def evaluate_cell(self, cell: Cell, svl: int | None = None) -> Verdict:
         """Build and judge; a conversion error becomes a failed verdict, not an exception."""
-        try:
-            artifact = self.artifact(cell)
-        except MissingDependencyError as error:
-            return Verdict(cell.id, "skipped", (), str(error))
-        except ConversionError as error:
-            return failed(cell, f"conversion failed: {error}")
-        return self.evaluate(cell, artifact, svl)
+        built = self.build(cell)
+        return built if isinstance(built, Verdict) else self.evaluate(cell, built, svl)
 
     def close(self) -> None:
         for target in self._targets.values():
             target.close()
         self._targets.clear()
+
+
+def evaluate_cell(cell: Cell, artifact: CellArtifact, target: Target, comparison: Target | None = None,
+                  *, require_sme2_kernels: bool = False) -> Verdict:
+    """Run, then judge: the main layer is found once, the lanes run on `target` (plus the
+    SME-off `comparison` for the A/B lane), and judging takes their outputs and facts."""
+    layer = artifact.layer(cell.op)
+    verdict = judging.unproduced(cell, artifact.inspection, layer)
+    if verdict is not None:
+        return verdict
+    run = run_cell(cell, artifact, target, comparison)
+    return judging.judge(cell, artifact, artifact.inspection, layer, run, require_sme2_kernels=require_sme2_kernels)
 
 
 class TargetUnavailable(RuntimeError):
@@ -190,5 +209,5 @@ def make_target(name: str, svl: int | None = None) -> Target:
         return host_target()
     paths = emulator.find()
     if paths is None:
-        raise TargetUnavailable(f"--litert-target={name}: the emulated target is not set up: {SETUP_HINT}")
+        raise TargetUnavailable(f"--litert-target={name}: the emulated target is not set up: {emulator.SETUP_HINT}")
     return QemuTarget(paths, sme=name == "qemu-sme2", svl=svl, capture_kernels=name == "qemu-sme2")

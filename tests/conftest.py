@@ -29,7 +29,7 @@ def matrix_test(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester directory holding a test file like the shipped matrix and SME2 tests."""
     pytester.makepyfile(
         test_user_matrix="""
-        from pytest_litert.plugin import assert_verdict
+        from pytest_litert import assert_verdict
 
         def test_cell(litert_verdict):
             assert_verdict(litert_verdict)

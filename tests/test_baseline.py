@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 
-from pytest_litert.report.baseline import BaselineError, check_baseline, compare, record_of
-from pytest_litert.report.rundiff import diff_main, diff_runs
+from pytest_litert.cli import main as cli_main
+from pytest_litert.model.layer import main_layer
 from pytest_litert.report import baseline
+from pytest_litert.report import record as records_module
+from pytest_litert.report.baseline import BaselineError, check_baseline, compare
+from pytest_litert.report.record import record_of
+from pytest_litert.report.rundiff import diff_runs
 from pytest_litert.session import Runner, Settings
 from pytest_litert.spec.cells import select_cells
 from pytest_litert.spec.ops import OPS
@@ -30,7 +34,8 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
         found = {}
         for cell in settings.cells():
             artifact = runner.artifact(cell)
-            found[cell.id] = record_of(cell, artifact.inspect(), runner.evaluate(cell, artifact), seed=0)
+            found[cell.id] = record_of(cell, artifact.inspection, artifact.layer(cell.op),
+                                       runner.evaluate(cell, artifact), seed=0)
         return found
     finally:
         runner.close()
@@ -39,7 +44,7 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
 def _record(**changes: Any) -> dict[str, Any]:
     """A synthetic record shaped like record_of's output."""
     record: dict[str, Any] = {
-        "format": baseline.FORMAT_VERSION, "cell": "fully_connected-fp32", "op": "fully_connected",
+        "format": records_module.FORMAT_VERSION, "cell": "fully_connected-fp32", "op": "fully_connected",
         "op_code": "FULLY_CONNECTED", "recipe": "fp32", "shape": {"m": 8, "k": 64, "n": 64}, "seed": 0,
         "target": "host", "toolchain": {"tensorflow": "2.21.0", "ai-edge-litert": "2.3.0"},
         "structure": {"op_codes": ["FULLY_CONNECTED"], "fused_activation": "NONE", "metadata_keys": ["m"],
@@ -106,11 +111,12 @@ def test_record_ignores_tensor_names_and_float_noise_in_scales(tmp_path: Path) -
         verdict = runner.evaluate(cell, artifact)
     finally:
         runner.close()
-    inspection = artifact.inspect()
+    inspection = artifact.inspection
     renamed = dataclasses.replace(inspection, tensors=tuple(
         dataclasses.replace(t, name=f"renamed_{i}", scales=tuple(s * (1 + 1e-9) for s in t.scales))
         for i, t in enumerate(inspection.tensors)))
-    assert record_of(cell, renamed, verdict) == record_of(cell, inspection, verdict)
+    assert (record_of(cell, renamed, main_layer(renamed, cell.op.op_code), verdict)
+            == record_of(cell, inspection, main_layer(inspection, cell.op.op_code), verdict))
 
 
 def test_baseline_name_adds_a_shape_digest_only_for_non_default_shapes() -> None:
@@ -241,10 +247,10 @@ def test_older_format_says_how_to_regenerate(tmp_path: Path) -> None:
     path = tmp_path / "fully_connected-fp32.json"
     path.write_text(json.dumps(_record(format=0)))
     with pytest.raises(BaselineError, match=r"format 0 is older .* rerun with --litert-baseline-update"):
-        baseline.load_record(path)
-    path.write_text(json.dumps(_record(format=baseline.FORMAT_VERSION + 1)))
+        records_module.load_record(path)
+    path.write_text(json.dumps(_record(format=records_module.FORMAT_VERSION + 1)))
     with pytest.raises(BaselineError, match="newer pytest-litert"):
-        baseline.load_record(path)
+        records_module.load_record(path)
 
 
 def test_older_format_is_migrated_when_a_migration_exists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -256,8 +262,8 @@ def test_older_format_is_migrated_when_a_migration_exists(tmp_path: Path, monkey
     def rename(record: dict[str, Any]) -> dict[str, Any]:
         return {**{k: v for k, v in record.items() if k != "worst_by_check"}, "numeric": record["worst_by_check"]}
 
-    monkeypatch.setitem(baseline.MIGRATIONS, 0, rename)
-    assert baseline.load_record(path) == _record()
+    monkeypatch.setitem(records_module.MIGRATIONS, 0, rename)
+    assert records_module.load_record(path) == _record()
     assert check_baseline(tmp_path, _record(), update=False, tolerance=0.1).ok
 
 
@@ -301,13 +307,23 @@ def test_diff_runs_reports_toolchains_changes_and_unchanged_cells() -> None:
     assert "Unchanged (1): `conv2d-fp32`" in report
 
 
-def test_diff_runs_reads_matrix_json_records() -> None:
-    check = {"name": "xnnpack vs keras", "passed": True, "worst": 0.2, "units": 0.5, "unit": "step"}
-    a = {"toolchain": {}, "cells": [{"cell_id": "c-fp32", "status": "pass", "reason": "", "checks": [check]}]}
-    b = {"toolchain": {}, "cells": [{"cell_id": "c-fp32", "status": "fail", "reason": "run: crashed\nmore",
-                                     "checks": [{**check, "worst": 0.9}, {"name": "run", "passed": False}]}]}
-    report = diff_runs(a, b)
-    assert "| `c-fp32` | pass -> **fail** | failed_checks | None | 0.2 -> 0.9 | - -> run: crashed |" in report
+def test_matrix_json_writes_the_records_the_diff_reads(tmp_path: Path, shared_cache: Path) -> None:
+    """`matrix --json` writes the same versioned records as baselines (one format, docs/records.md)."""
+    run = tmp_path / "run.json"
+    args = ["matrix", "--ops=fully_connected", "--recipes=fp32", f"--cache-dir={shared_cache}", "--json", str(run)]
+    assert cli_main(args) == 0
+    a = json.loads(run.read_text())
+    [cell] = a["cells"]
+    assert a["format"] == cell["format"] == records_module.FORMAT_VERSION
+    assert cell["cell"] == "fully_connected-fp32" and cell["status"] == "pass" and cell["checks"]
+    assert "Cells that changed: 0 of 1" in diff_runs(a, copy.deepcopy(a))
+    b = copy.deepcopy(a)
+    b["cells"][0].update(status="fail", error="run: crashed", failed_checks=["run"])
+    b["cells"][0]["numeric"]["xnnpack vs keras"]["worst"] = 0.9
+    was = a["cells"][0]["numeric"]["xnnpack vs keras"]["worst"]
+    assert (f"| `fully_connected-fp32` | pass -> **fail** | failed_checks | {cell['size']} | "
+            f"{max(e['worst'] for e in cell['numeric'].values()):.3g} -> 0.9 | - -> run: crashed |") in diff_runs(a, b)
+    assert was < 0.9
 
 
 def test_diff_main_writes_the_report_and_rejects_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -315,10 +331,10 @@ def test_diff_main_writes_the_report_and_rejects_bad_files(tmp_path: Path, capsy
     (tmp_path / "a.json").write_text(json.dumps(a))
     (tmp_path / "b.json").write_text(json.dumps(b))
     out = tmp_path / "report.md"
-    assert diff_main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(out)]) == 0
+    assert cli_main(["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(out)]) == 0
     assert "Cells that changed: 1 of 4" in out.read_text()
-    assert diff_main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--fail-on-change"]) == 1
-    assert diff_main([str(tmp_path / "a.json"), str(tmp_path / "a.json"), "--fail-on-change"]) == 0
+    assert cli_main(["diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--fail-on-change"]) == 1
+    assert cli_main(["diff", str(tmp_path / "a.json"), str(tmp_path / "a.json"), "--fail-on-change"]) == 0
     (tmp_path / "bad.json").write_text("{")
-    assert diff_main([str(tmp_path / "a.json"), str(tmp_path / "bad.json")]) == 2
+    assert cli_main(["diff", str(tmp_path / "a.json"), str(tmp_path / "bad.json")]) == 2
     assert "bad.json" in capsys.readouterr().err

@@ -19,8 +19,9 @@ def test_export_writes_models_and_manifest(tmp_path: Path, shared_cache: Path) -
     records = {m["file"]: m for m in manifest["models"]}
     assert set(records) == {"fully_connected-fp32.tflite", "fully_connected-static_int8.tflite"}
     static = records["fully_connected-static_int8.tflite"]
-    assert static["inputs"][0]["dtype"] == "INT8"
-    assert static["weights"] == {**static["weights"], "dtype": "INT8", "granularity": "per-channel"}
+    tensors = static["structure"]["tensors"]
+    assert tensors["input x"]["dtype"] == "INT8"
+    assert tensors["op weights"] == {**tensors["op weights"], "dtype": "INT8", "granularity": "per-channel"}
     assert static["kleidiai_sme2"] is True
     assert static["shape"] == {"m": 8, "k": 64, "n": 64}
     assert manifest["toolchain"]["tensorflow"] != "missing"

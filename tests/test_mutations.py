@@ -15,8 +15,8 @@ from ai_edge_litert import schema_py_generated as schema
 from pytest_litert.build.artifact import CellArtifact
 from pytest_litert.build.convert import MissingDependencyError
 from pytest_litert.faults.mutations import BIAS_FRACTION, MANTISSA_BIT, MUTATION_KINDS, Mutant, mutants, roundtrip
-from pytest_litert.judge.oracle import data_input, main_operator, weight_tensor
 from pytest_litert.model.flatbuffer import ModelInspection, TensorInfo, inspect_model
+from pytest_litert.model.layer import MainLayer, main_layer
 from pytest_litert.run.targets import InProcessTarget
 from pytest_litert.session import Runner, Settings
 from pytest_litert.spec.cells import Cell, select_cells
@@ -69,16 +69,20 @@ def _changes(before: ModelInspection, after: ModelInspection) -> dict[int, set[s
     return changed
 
 
+def _layer(cell: Cell, inspection: ModelInspection) -> MainLayer:
+    layer = main_layer(inspection, cell.op.op_code)
+    assert layer is not None
+    return layer
+
+
 def _weights(cell: Cell, inspection: ModelInspection) -> TensorInfo:
-    op = main_operator(cell, inspection)
-    assert op is not None
-    return weight_tensor(inspection, op)
+    return _layer(cell, inspection).weights
 
 
 def _bias(cell: Cell, inspection: ModelInspection) -> TensorInfo:
-    op = main_operator(cell, inspection)
-    assert op is not None
-    return inspection.source_tensor(op.inputs[3 if cell.op.op_code == "TRANSPOSE_CONV" else 2])
+    bias = _layer(cell, inspection).bias
+    assert bias is not None
+    return bias
 
 
 def _fused_activation(model: bytes, op_code: str) -> int:
@@ -115,7 +119,7 @@ def test_every_mutant_changes_the_model_and_still_parses(
         assert mutant.model != artifact.model
         assert mutant.description
         after = inspect_model(mutant.model)
-        assert after.op_codes == artifact.inspect().op_codes
+        assert after.op_codes == artifact.inspection.op_codes
 
 
 @pytest.mark.parametrize(("cell_id", "kinds"), [
@@ -145,7 +149,7 @@ def test_weight_steps_change_one_weight_by_that_many_steps(
     mutant = _by_kind(cell, artifact).get(f"weight+{steps}step{'s' if steps > 1 else ''}")
     if mutant is None:
         pytest.skip("no constant weights")
-    before, after = artifact.inspect(), inspect_model(mutant.model)
+    before, after = artifact.inspection, inspect_model(mutant.model)
     weights = _weights(cell, before)
     assert _changes(before, after) == {weights.index: {"values"}}
     old = before.constant_values(weights).astype(np.float64)
@@ -172,7 +176,7 @@ def test_scale_changes_one_channel_and_its_bias_scale(
     mutant = _by_kind(cell, artifact).get(f"scale*{factor:.2f}")
     if mutant is None:
         pytest.skip("no quantized constant weights")
-    before, after = artifact.inspect(), inspect_model(mutant.model)
+    before, after = artifact.inspection, inspect_model(mutant.model)
     weights = _weights(cell, before)
     old, new = np.array(weights.scales), np.array(after.tensors[weights.index].scales)
     (channel,) = np.flatnonzero(old != new)
@@ -191,11 +195,9 @@ def test_zero_point_moves_the_data_input_by_one(
     built: dict[str, tuple[Cell, CellArtifact | None]], cell_id: str
 ) -> None:
     cell, artifact = _get(built, cell_id)
-    before = artifact.inspect()
+    before = artifact.inspection
     after = inspect_model(_by_kind(cell, artifact)["zero_point+1"].model)
-    op = main_operator(cell, before)
-    assert op is not None
-    index = data_input(cell, op)
+    index = _layer(cell, before).data.index
     assert _changes(before, after) == {index: {"zero_points"}}
     assert abs(after.tensors[index].zero_points[0] - before.tensors[index].zero_points[0]) == 1
 
@@ -205,7 +207,7 @@ def test_bias_changes_one_element_by_a_tenth_of_the_largest(
     built: dict[str, tuple[Cell, CellArtifact | None]], cell_id: str
 ) -> None:
     cell, artifact = _get(built, cell_id)
-    before = artifact.inspect()
+    before = artifact.inspection
     after = inspect_model(_by_kind(cell, artifact)["bias"].model)
     bias = _bias(cell, before)
     assert _changes(before, after) == {bias.index: {"values"}}
@@ -226,7 +228,7 @@ def test_transposed_weights_keep_their_values_and_shape(
     mutant = _by_kind(cell, artifact).get("weights-transposed")
     if mutant is None:
         pytest.skip("no constant weights")
-    before, after = artifact.inspect(), inspect_model(mutant.model)
+    before, after = artifact.inspection, inspect_model(mutant.model)
     weights = _weights(cell, before)
     assert _changes(before, after) == {weights.index: {"values"}}
     old, new = before.constant_values(weights), after.constant_values(weights)
@@ -247,7 +249,7 @@ def test_fused_relu_changes_only_the_activation(
     mutant = _by_kind(cell, artifact)["fused-relu"]
     assert _fused_activation(artifact.model, cell.op.op_code) == schema.ActivationFunctionType.NONE
     assert _fused_activation(mutant.model, cell.op.op_code) == schema.ActivationFunctionType.RELU
-    assert _changes(artifact.inspect(), inspect_model(mutant.model)) == {}
+    assert _changes(artifact.inspection, inspect_model(mutant.model)) == {}
 
 
 @pytest.mark.parametrize("cell_id", [c for c in CELLS if c.split("-")[1] in ("fp32", "fp16")])
@@ -258,7 +260,7 @@ def test_mantissa_bit_flips_one_bit_of_the_largest_weight(
     mutant = _by_kind(cell, artifact).get("mantissa-bit")
     if mutant is None:
         pytest.skip("no constant weights")
-    before, after = artifact.inspect(), inspect_model(mutant.model)
+    before, after = artifact.inspection, inspect_model(mutant.model)
     weights = _weights(cell, before)
     assert _changes(before, after) == {weights.index: {"values"}}
     unsigned = np.uint32 if weights.dtype == "FLOAT32" else np.uint16

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pytest_litert.build.artifact import build_artifact
-from pytest_litert.judge import oracle
+from pytest_litert.judge.structure import structural_mismatches
 from pytest_litert.spec.cells import make_cell
 from pytest_litert.spec.ops import OPS, LayerShape
 from pytest_litert.spec.recipes import RECIPES
@@ -44,7 +44,7 @@ def test_default_shapes_are_large_enough_for_every_recipe() -> None:
 def test_mismatches_name_what_the_converter_produced() -> None:
     cell = make_cell(OPS["conv2d_pointwise"], RECIPES["static_int8"])
     artifact = build_artifact(make_cell(OPS["conv2d_pointwise"], RECIPES["fp32"]), seed=0)
-    found = {str(m) for m in oracle.structural_mismatches(cell, artifact.inspect())}
+    found = {str(m) for m in structural_mismatches(cell, artifact.inspection, artifact.layer(cell.op))}
     assert "weight_dtype is FLOAT32 (expected INT8)" in found
     assert "activation_dtype is FLOAT32 (expected INT8)" in found
     assert any(m.startswith("input serving_default_x:0 dtype is FLOAT32") for m in found)

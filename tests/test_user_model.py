@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 import pytest_litert
-from pytest_litert.build.artifact import build_artifact, input_tensors
+from pytest_litert.build.artifact import build_artifact
 from pytest_litert.judge import numpy_reference
+from pytest_litert.model.layer import main_layer
+from pytest_litert.model.quantization import input_tensors
 from pytest_litert.spec.cells import make_cell
 from pytest_litert.spec.ops import OPS
 from pytest_litert.spec.recipes import RECIPES
@@ -96,9 +98,10 @@ def _first_weight(seed_models: Path) -> float:
 def test_unmodelled_operator_is_reported_and_the_others_still_run() -> None:
     cell = make_cell(OPS["fully_connected"], RECIPES["fp32"])
     artifact = build_artifact(cell, seed=0)
-    inspection = artifact.inspect()
+    inspection = artifact.inspection
     tanh = dataclasses.replace(inspection, operators=tuple(
         dataclasses.replace(op, fused_activation="TANH") for op in inspection.operators))
     inputs = artifact.model_inputs[0]
     with pytest.raises(numpy_reference.Unmodelled, match="fused activation TANH is not modelled"):
-        numpy_reference.evaluate(cell, tanh, inputs, input_tensors(tanh, list(inputs)))
+        numpy_reference.evaluate(cell, tanh, main_layer(tanh, cell.op.op_code), inputs,
+                                 input_tensors(tanh, list(inputs)))

@@ -10,12 +10,16 @@ caller's business, not the model's, and is kept out of the error being judged.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
 from pytest_litert.model.flatbuffer import ModelInspection, inspect_model
+from pytest_litert.model.layer import MainLayer, main_layer
+from pytest_litert.model.quantization import dequantize_inputs, quantize_inputs
 from pytest_litert.build.keras_models import Arrays, LayerWeights, build_model, keras_outputs, random_inputs, random_weights
 from pytest_litert.spec.cells import Cell
+from pytest_litert.spec.ops import OpSpec
 
 CALIBRATION_SAMPLES = 32
 INPUT_DRAWS = 3
@@ -37,8 +41,17 @@ class CellArtifact:
     def signature_inputs(self, inputs: Arrays) -> Arrays:
         return {self.signature_names.get(name, name): value for name, value in inputs.items()}
 
-    def inspect(self) -> ModelInspection:
+    @functools.cached_property
+    def inspection(self) -> ModelInspection:
+        """The parsed model, once per artifact (a mutated copy is a new artifact)."""
         return inspect_model(self.model)
+
+    def layer(self, op: OpSpec) -> MainLayer | None:
+        """The main layer of the model, found once per artifact."""
+        found: dict[str, MainLayer | None] = self.__dict__.setdefault("_layers", {})
+        if op.op_code not in found:
+            found[op.op_code] = main_layer(self.inspection, op.op_code)
+        return found[op.op_code]
 
 
 def build_artifact(cell: Cell, seed: int) -> CellArtifact:
@@ -61,54 +74,3 @@ def build_artifact(cell: Cell, seed: int) -> CellArtifact:
 def _stable_hash(text: str) -> int:
     """A per-cell seed component that, unlike hash(), is the same in every process."""
     return int.from_bytes(text.encode()[:8].ljust(8, b"\0"), "little") ^ len(text)
-
-
-def input_tensors(inspection: ModelInspection, names: list[str],
-                  signature_names: dict[str, str] | None = None) -> dict[str, int]:
-    """Map input names to tensor indices (tensors are named `serving_default_<name>:0`)."""
-    found = {}
-    for name in names:
-        signature = (signature_names or {}).get(name, name)
-        if signature in inspection.signature_inputs:
-            found[name] = inspection.signature_inputs[signature]
-            continue
-        for index in inspection.inputs:
-            tensor_name = inspection.tensors[index].name
-            if tensor_name == signature or tensor_name.startswith(f"serving_default_{signature}:"):
-                found[name] = index
-    if len(found) != len(names):
-        missing = sorted(set(names) - set(found))
-        raise ValueError(f"the model has no input tensor for {missing}; its inputs are "
-                         f"{[inspection.tensors[i].name for i in inspection.inputs]}")
-    return found
-
-
-def quantize_inputs(inspection: ModelInspection, inputs: Arrays,
-                    signature_names: dict[str, str] | None = None) -> Arrays:
-    """Float inputs -> what the model's input tensors take (unchanged for float inputs)."""
-    tensors = input_tensors(inspection, list(inputs), signature_names)
-    result = {}
-    for name, value in inputs.items():
-        tensor = inspection.tensors[tensors[name]]
-        if tensor.dtype in ("INT8", "INT16"):
-            info = np.iinfo(tensor.dtype.lower())
-            q = np.round(value / tensor.scales[0]) + tensor.zero_points[0]
-            result[name] = np.clip(q, info.min, info.max).astype(tensor.dtype.lower())
-        else:
-            result[name] = value.astype(np.float32)
-    return result
-
-
-def dequantize_inputs(inspection: ModelInspection, inputs: Arrays,
-                      signature_names: dict[str, str] | None = None) -> Arrays:
-    """Model inputs -> the float values they stand for."""
-    tensors = input_tensors(inspection, list(inputs), signature_names)
-    result = {}
-    for name, value in inputs.items():
-        tensor = inspection.tensors[tensors[name]]
-        if tensor.dtype in ("INT8", "INT16"):
-            scale, zero = tensor.scales[0], tensor.zero_points[0]
-            result[name] = ((value.astype(np.float64) - zero) * scale).astype(np.float32)
-        else:
-            result[name] = value
-    return result

@@ -17,19 +17,16 @@ Usage:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 from pytest_litert.build.artifact import CellArtifact
-from pytest_litert.build.convert import ConversionError, MissingDependencyError
 from pytest_litert.faults.mutations import MUTATION_KINDS, Mutant, mutants
-from pytest_litert.judge.verdict import FAIL, NOT_PRODUCED, Verdict, evaluate_cell, failed
+from pytest_litert.judge.verdict import Status, Verdict
 from pytest_litert.run.targets import Target
-from pytest_litert.session import Runner, Settings, make_target
+from pytest_litert.session import Runner, Settings, evaluate_cell, make_target
 from pytest_litert.spec.cells import Cell, all_cells
 from pytest_litert.spec.recipes import RECIPES
 
@@ -52,7 +49,7 @@ def judge_mutant(cell: Cell, artifact: CellArtifact, mutant: Mutant, target: Tar
     run_errors = [c for c in verdict.failures if c.name.endswith("run")]
     if run_errors:
         return Outcome(cell, mutant, True, True, run_errors[0].message.splitlines()[0])
-    if verdict.status == FAIL:
+    if verdict.status == Status.FAIL:
         return Outcome(cell, mutant, True, False, verdict.reason.splitlines()[0])
     return Outcome(cell, mutant, False, False, _closest(verdict))
 
@@ -67,14 +64,11 @@ def _closest(verdict: Verdict) -> str:
 def judge_unmutated(runner: Runner, cell: Cell, target: Target) -> tuple[CellArtifact | None, Verdict | None]:
     """The cell's artifact and verdict; (None, None) when it is not produced or cannot be
     built here (a missing optional dependency); a conversion error is a failed verdict."""
-    try:
-        artifact = runner.artifact(cell)
-    except MissingDependencyError:
-        return None, None
-    except ConversionError as error:
-        return None, failed(cell, f"conversion failed: {error}")
-    verdict = evaluate_cell(cell, artifact, target)
-    return (None, None) if verdict.status == NOT_PRODUCED else (artifact, verdict)
+    built = runner.build(cell)
+    if isinstance(built, Verdict):
+        return None, (None if built.status == Status.SKIPPED else built)
+    verdict = evaluate_cell(cell, built, target)
+    return (None, None) if verdict.status == Status.NOT_PRODUCED else (built, verdict)
 
 
 def inject(runner: Runner, target: Target, seed: int) -> tuple[list[Outcome], list[str]]:
@@ -82,7 +76,7 @@ def inject(runner: Runner, target: Target, seed: int) -> tuple[list[Outcome], li
     skipped: list[str] = []
     for cell in all_cells():
         artifact, verdict = judge_unmutated(runner, cell, target)
-        if verdict is not None and verdict.status == FAIL:
+        if verdict is not None and verdict.status == Status.FAIL:
             skipped.append(f"{cell.id}: the unmutated model fails ({verdict.reason.splitlines()[0]})")
             continue
         if artifact is None:
@@ -168,7 +162,7 @@ def sweep(first: int, count: int, cache_dir: str | None, target: str) -> SweepRe
             for cell in all_cells():
                 _, verdict = judge_unmutated(runner, cell, judge)
                 judged += verdict is not None
-                if verdict is None or verdict.status != FAIL:
+                if verdict is None or verdict.status != Status.FAIL:
                     continue
                 bucket = numeric if any(c.worst is not None for c in verdict.failures) else other
                 bucket.append(f"- seed {seed} {cell.id}: {verdict.reason.splitlines()[0]}")
@@ -181,28 +175,16 @@ def sweep(first: int, count: int, cache_dir: str | None, target: str) -> SweepRe
     return SweepResult(first, count, judged, time.perf_counter() - started, numeric, other)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pytest-litert faults", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0, help="matrix seed for the fault-injection table")
-    parser.add_argument("--seeds", type=int, default=0, help="run the false-positive sweep over N seeds instead")
-    parser.add_argument("--first-seed", type=int, default=0, help="first seed of the sweep")
-    parser.add_argument("--cache-dir", default=None, help="conversion cache (default: the plugin's; 'none' = off)")
-    parser.add_argument("--target", default="inprocess", choices=("inprocess", "host"))
-    parser.add_argument("--out", type=Path, default=None, help="also write the report to this file")
-    args = parser.parse_args(argv)
+def run(*, seed: int, seeds: int, first_seed: int, cache_dir: str | None, target: str) -> str:
+    """The fault-injection report at `seed`, or with `seeds` > 0 the false-positive sweep."""
+    if seeds:
+        return sweep(first_seed, seeds, cache_dir, target).text()
     started = time.perf_counter()
-    if args.seeds:
-        text = sweep(args.first_seed, args.seeds, args.cache_dir, args.target).text()
-    else:
-        runner = Runner(Settings.from_strings(None, None, args.seed, args.cache_dir, args.target))
-        target = make_target(args.target)
-        try:
-            outcomes, skipped = inject(runner, target, args.seed)
-        finally:
-            target.close()
-        text = report(outcomes, skipped, args.seed, time.perf_counter() - started)
-    print(text, end="")
-    if args.out is not None:
-        args.out.write_text(text)
-    return 0
+    runner = Runner(Settings.from_strings(None, None, seed, cache_dir, target))
+    judge = make_target(target)
+    try:
+        outcomes, skipped = inject(runner, judge, seed)
+    finally:
+        judge.close()
+        runner.close()
+    return report(outcomes, skipped, seed, time.perf_counter() - started)

@@ -49,6 +49,9 @@ import flatbuffers  # type: ignore[import-untyped]
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
+from pytest_litert.model.flatbuffer import TensorInfo, inspect_model
+from pytest_litert.model.layer import main_layer
+
 MUTATION_KINDS: tuple[str, ...] = (
     "weight+1step",
     "weight+4steps",
@@ -64,18 +67,9 @@ TOP_CANDIDATES = 8
 BIAS_FRACTION = 0.1
 MANTISSA_BIT = {"FLOAT32": 20, "FLOAT16": 7}
 
-_T = schema.TensorType
-_DTYPES: dict[int, tuple[str, type[np.generic]]] = {
-    _T.FLOAT32: ("FLOAT32", np.float32),
-    _T.FLOAT16: ("FLOAT16", np.float16),
-    _T.INT8: ("INT8", np.int8),
-    _T.INT16: ("INT16", np.int16),
-    _T.INT32: ("INT32", np.int32),
-    _T.INT64: ("INT64", np.int64),
-    _T.INT4: ("INT4", np.int8),
-}
+_STORED: dict[str, type[np.generic]] = {"FLOAT32": np.float32, "FLOAT16": np.float16, "INT8": np.int8,
+                                         "INT16": np.int16, "INT32": np.int32, "INT64": np.int64}
 _FLOATS = ("FLOAT32", "FLOAT16")
-_OP_NAMES = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,108 +113,73 @@ def _pack(root: Any, size: int) -> bytes:
 
 
 class _Layer:
-    """The parsed model around one operator, with typed access to its constant tensors."""
+    """One model's main layer: read through the inspection (model/layer.py), written through
+    the schema's object API, which re-serialises everything else unchanged."""
 
     def __init__(self, model: bytes, op_code: str) -> None:
         self.size = len(model)
+        self.inspection = inspect_model(model)
+        view = main_layer(self.inspection, op_code)
+        if view is None:
+            names = ", ".join(sorted(set(self.inspection.op_codes)))
+            raise ValueError(f"the model has no {op_code} operator (it has {names})")
+        self.view, self.op_code = view, op_code
         self.root: Any = schema.ModelT.InitFromPackedBuf(bytearray(model), 0)
         self.graph: Any = self.root.subgraphs[0]
-        names = [_op_name(code) for code in self.root.operatorCodes or []]
-        ops = [op for op in self.graph.operators or [] if names[op.opcodeIndex] == op_code]
-        if not ops:
-            raise ValueError(f"the model has no {op_code} operator (it has {', '.join(sorted(set(names)))})")
-        self.op: Any = ops[0]
-        self.op_code = op_code
-        self._producers = {int(out): op for op in self.graph.operators or [] for out in op.outputs}
-        self._dequantize = {i for i, name in enumerate(names) if name == "DEQUANTIZE"}
+        self.op: Any = self.graph.operators[view.operator.index]
 
-    def _input(self, slot: int) -> Any | None:
-        inputs = list(self.op.inputs)
-        return self.graph.tensors[inputs[slot]] if slot < len(inputs) and inputs[slot] >= 0 else None
+    def weights(self) -> TensorInfo | None:
+        """The stored weights; None when the weights are a runtime input (two-input BATCH_MATMUL)."""
+        return self.view.weights if self.view.weights.constant else None
 
-    def _source(self, tensor: Any | None) -> Any | None:
-        """Follow DEQUANTIZE back to the stored constant; None unless it holds data."""
-        while tensor is not None:
-            index = self.graph.tensors.index(tensor)
-            producer = self._producers.get(index)
-            if producer is None or producer.opcodeIndex not in self._dequantize:
-                break
-            tensor = self.graph.tensors[producer.inputs[0]]
-        return tensor if tensor is not None and self._data(tensor) is not None else None
+    def bias(self) -> TensorInfo | None:
+        bias = self.view.bias
+        return bias if bias is not None and bias.constant else None
 
-    def weights(self) -> Any | None:
-        return self._source(self._input(1))
+    def data_input(self) -> TensorInfo:
+        return self.view.data
 
-    def bias(self) -> Any | None:
-        if self.op_code == "BATCH_MATMUL":
-            return None
-        return self._source(self._input(3 if self.op_code == "TRANSPOSE_CONV" else 2))
+    def values(self, tensor: TensorInfo) -> np.ndarray:
+        """The stored values, typed and shaped (INT4 unpacked, low nibble first), writable."""
+        return self.inspection.constant_values(tensor).copy()
 
-    def data_input(self) -> Any:
-        return self._input(2 if self.op_code == "TRANSPOSE_CONV" else 0)
-
-    def _data(self, tensor: Any) -> np.ndarray | None:
-        buffer = self.root.buffers[tensor.buffer] if tensor.buffer < len(self.root.buffers) else None
-        data = None if buffer is None else buffer.data
-        return None if data is None or len(data) == 0 else np.asarray(data, np.uint8)
-
-    def values(self, tensor: Any) -> np.ndarray:
-        """The stored values, typed and shaped (INT4 unpacked, low nibble first)."""
-        raw = self._data(tensor)
-        assert raw is not None
-        shape = tuple(int(d) for d in tensor.shape)
-        if tensor.type == _T.INT4:
-            nibbles = np.stack([raw & 0x0F, raw >> 4], axis=-1).reshape(-1)[: int(np.prod(shape))]
-            return np.where(nibbles > 7, nibbles.astype(np.int8) - 16, nibbles).astype(np.int8).reshape(shape)
-        return np.frombuffer(raw.tobytes(), _DTYPES[tensor.type][1]).reshape(shape).copy()
-
-    def store(self, tensor: Any, values: np.ndarray) -> None:
+    def store(self, tensor: TensorInfo, values: np.ndarray) -> None:
         """Write `values` back in the tensor's own encoding; the buffer keeps its length."""
-        old = self._data(tensor)
-        assert old is not None
-        if tensor.type == _T.INT4:
+        stored = self.graph.tensors[tensor.index]
+        old = np.asarray(self.root.buffers[stored.buffer].data, np.uint8)
+        if tensor.dtype == "INT4":
             nibbles = (values.reshape(-1).astype(np.int16) & 0x0F).astype(np.uint8)
             nibbles = np.concatenate([nibbles, np.zeros(len(nibbles) % 2, np.uint8)])
             packed = nibbles[0::2] | (nibbles[1::2] << 4)
             new = np.concatenate([packed, old[len(packed):]])
         else:
-            new = np.frombuffer(np.ascontiguousarray(values, _DTYPES[tensor.type][1]).tobytes(), np.uint8)
+            new = np.frombuffer(np.ascontiguousarray(values, _STORED[tensor.dtype]).tobytes(), np.uint8)
         assert new.size == old.size, "a mutation must not resize a buffer"
-        self.root.buffers[tensor.buffer].data = new.copy()
+        self.root.buffers[stored.buffer].data = new.copy()
+
+    def quantization(self, tensor: TensorInfo) -> Any:
+        """The tensor's writable quantization parameters (scale, zeroPoint)."""
+        return self.graph.tensors[tensor.index].quantization
 
     def serialize(self) -> bytes:
         return _pack(self.root, self.size)
 
 
-def _op_name(code: Any) -> str:
-    value = max(int(code.builtinCode), int(code.deprecatedBuiltinCode))
-    return str(_OP_NAMES.get(value, f"UNKNOWN_{value}"))
+def _scales(tensor: TensorInfo) -> np.ndarray:
+    return np.array(tensor.scales, np.float32)
 
 
-def _dtype(tensor: Any) -> str:
-    return _DTYPES.get(tensor.type, (f"TYPE_{tensor.type}", np.uint8))[0]
-
-
-def _scales(tensor: Any) -> np.ndarray:
-    quant = tensor.quantization
-    scale = None if quant is None else quant.scale
-    return np.zeros(0, np.float32) if scale is None else np.array(scale, np.float32)
-
-
-def _zero_points(tensor: Any) -> np.ndarray:
+def _zero_points(tensor: TensorInfo) -> np.ndarray:
     """Zero points (0 where absent); asymmetric per-tensor weights have one that is not 0."""
-    quant = tensor.quantization
-    points = None if quant is None else quant.zeroPoint
-    return np.zeros(1, np.int64) if points is None or len(points) == 0 else np.array(points, np.int64)
+    return np.array(tensor.zero_points or (0,), np.int64)
 
 
-def _quantized(tensor: Any) -> bool:
-    return _dtype(tensor) not in _FLOATS and _scales(tensor).size > 0
+def _quantized(tensor: TensorInfo) -> bool:
+    return tensor.dtype not in _FLOATS and bool(tensor.scales)
 
 
-def _label(tensor: Any) -> str:
-    name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
-    return f"{name!r} ({_dtype(tensor)})"
+def _label(tensor: TensorInfo) -> str:
+    return f"{tensor.name!r} ({tensor.dtype})"
 
 
 def _ranked(magnitude: np.ndarray, seed: int) -> int:
@@ -236,7 +195,7 @@ def _at(shape: tuple[int, ...], flat_index: int) -> tuple[int, ...]:
 def _weight_steps(steps: int) -> Callable[[_Layer, int], str | None]:
     def mutate(layer: _Layer, seed: int) -> str | None:
         tensor = layer.weights()
-        if tensor is None or not (_quantized(tensor) or _dtype(tensor) in _FLOATS):
+        if tensor is None or not (_quantized(tensor) or tensor.dtype in _FLOATS):
             return None
         values = layer.values(tensor)
         flat = values.reshape(-1)
@@ -266,14 +225,14 @@ def _scale(factor: float) -> Callable[[_Layer, int], str | None]:
         channel = _ranked(scales.astype(np.float64), seed) if scales.size > 1 else 0
         old = float(scales[channel])
         scales[channel] = np.float32(old * factor)
-        tensor.quantization.scale = scales
+        layer.quantization(tensor).scale = scales
         where = f"channel {channel}" if scales.size > 1 else "per-tensor"
         text = f"weight {_label(tensor)} scale ({where}): {old:.6g} -> {float(scales[channel]):.6g}"
         bias = layer.bias()
         if bias is not None and _quantized(bias) and _scales(bias).size == scales.size:
             bias_scales = _scales(bias)
             bias_scales[channel] = np.float32(float(bias_scales[channel]) * factor)
-            bias.quantization.scale = bias_scales
+            layer.quantization(bias).scale = bias_scales
             text += f"; bias {_label(bias)} scale x{factor:g} too (kept = s_in*s_w)"
         return text
     return mutate
@@ -281,19 +240,18 @@ def _scale(factor: float) -> Callable[[_Layer, int], str | None]:
 
 def _zero_point(layer: _Layer, seed: int) -> str | None:
     tensor = layer.data_input()
-    quant = None if tensor is None else tensor.quantization
-    if quant is None or _dtype(tensor) != "INT8" or quant.zeroPoint is None or len(quant.zeroPoint) == 0:
+    if tensor.dtype != "INT8" or not tensor.zero_points:
         return None
-    zero_points = np.array(quant.zeroPoint, np.int64)
+    zero_points = np.array(tensor.zero_points, np.int64)
     old = int(zero_points[0])
     zero_points[0] = old + 1 if old < 127 else old - 1
-    quant.zeroPoint = zero_points
+    layer.quantization(tensor).zeroPoint = zero_points
     return f"data input {_label(tensor)} zero point: {old} -> {int(zero_points[0])}"
 
 
 def _bias(layer: _Layer, seed: int) -> str | None:
     tensor = layer.bias()
-    if tensor is None or not (_quantized(tensor) or _dtype(tensor) in _FLOATS):
+    if tensor is None or not (_quantized(tensor) or tensor.dtype in _FLOATS):
         return None
     values = layer.values(tensor)
     flat = values.reshape(-1)
@@ -314,7 +272,7 @@ def _bias(layer: _Layer, seed: int) -> str | None:
 
 def _transposed(layer: _Layer, seed: int) -> str | None:
     tensor = layer.weights()
-    if tensor is None or not (_quantized(tensor) or _dtype(tensor) in _FLOATS):
+    if tensor is None or not (_quantized(tensor) or tensor.dtype in _FLOATS):
         return None
     values = layer.values(tensor)
     shape = values.shape
@@ -351,14 +309,14 @@ def _fused_relu(layer: _Layer, seed: int) -> str | None:
 
 def _mantissa_bit(layer: _Layer, seed: int) -> str | None:
     tensor = layer.weights()
-    if tensor is None or _dtype(tensor) not in _FLOATS:
+    if tensor is None or tensor.dtype not in _FLOATS:
         return None
-    bit = MANTISSA_BIT[_dtype(tensor)]
+    bit = MANTISSA_BIT[tensor.dtype]
     values = layer.values(tensor)
     flat = values.reshape(-1)
     index = _ranked(np.abs(flat.astype(np.float64)), seed)
     old = flat[index].item()
-    bits = flat.view(np.uint32 if _dtype(tensor) == "FLOAT32" else np.uint16)
+    bits = flat.view(np.uint32 if tensor.dtype == "FLOAT32" else np.uint16)
     bits[index] ^= 1 << bit
     layer.store(tensor, values)
     return (f"weight {_label(tensor)} element {_at(values.shape, index)}: mantissa bit {bit} flipped, "

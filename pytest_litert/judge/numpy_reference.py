@@ -25,7 +25,9 @@ import numpy as np
 
 from pytest_litert.judge import tolerance
 from pytest_litert.judge.layer_math import apply
-from pytest_litert.model.flatbuffer import ModelInspection, OperatorInfo, TensorInfo
+from pytest_litert.model.flatbuffer import ModelInspection, TensorInfo
+from pytest_litert.model.layer import MainLayer
+from pytest_litert.model.quantization import dequantize_constant, to_keras_layout
 from pytest_litert.spec.cells import Cell
 
 _CLAMPS = {"NONE": (-np.inf, np.inf), "RELU": (0.0, np.inf), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
@@ -44,80 +46,50 @@ class NumpyOutput:
     bound: tolerance.Bound | None  # against LiteRT's reference kernels, for float outputs
 
 
-def to_keras_layout(op_code: str, weights: np.ndarray) -> np.ndarray:
-    """TFLite stores FC (n, k), CONV_2D (n, kh, kw, k), TRANSPOSE_CONV (n, kh, kw, k)."""
-    if op_code == "FULLY_CONNECTED":
-        return weights.T
-    if op_code == "CONV_2D":
-        return weights.transpose(1, 2, 3, 0)
-    if op_code == "TRANSPOSE_CONV":
-        return weights.transpose(1, 2, 0, 3)
-    return weights
-
-
-def dequantize(inspection: ModelInspection, tensor: TensorInfo) -> np.ndarray:
-    values = inspection.constant_values(tensor).astype(np.float64)
-    if not tensor.scales:
-        return values
-    shape = [1] * values.ndim
-    shape[tensor.quantized_dimension] = -1
-    scales = np.asarray(tensor.scales).reshape(shape) if len(tensor.scales) > 1 else tensor.scales[0]
-    zeros = np.asarray(tensor.zero_points or [0]).reshape(shape) if len(tensor.zero_points) > 1 else (
-        tensor.zero_points[0] if tensor.zero_points else 0)
-    return (values - zeros) * scales
-
-
-def bias_tensor(cell: Cell, inspection: ModelInspection, op: OperatorInfo) -> TensorInfo | None:
-    position = 3 if cell.op.op_code == "TRANSPOSE_CONV" else 2
-    if cell.op.op_code == "BATCH_MATMUL" or len(op.inputs) <= position:
-        return None
-    return inspection.source_tensor(op.inputs[position])
-
-
-def evaluate(cell: Cell, inspection: ModelInspection, model_inputs: dict[str, np.ndarray],
+def evaluate(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, model_inputs: dict[str, np.ndarray],
              input_index: dict[str, int]) -> NumpyOutput:
     """The model in NumPy on the same inputs LiteRT gets (`input_index`: name -> tensor)."""
-    op = inspection.find_op(cell.expected.op_code)
-    if op is None or len(inspection.operators) - inspection.op_codes.count("DEQUANTIZE") != 1:
+    if layer is None or len(inspection.operators) - inspection.op_codes.count("DEQUANTIZE") != 1:
         raise Unmodelled(f"models one {cell.expected.op_code} (plus DEQUANTIZE); the file has "
                          f"{', '.join(inspection.op_codes)}")
-    if op.adjoint or op.fused_activation not in _CLAMPS:
-        raise Unmodelled(f"adj_x/adj_y or fused activation {op.fused_activation} is not modelled")
+    if layer.operator.adjoint or layer.fused_activation not in _CLAMPS:
+        raise Unmodelled(f"adj_x/adj_y or fused activation {layer.fused_activation} is not modelled")
     data = inspection.tensors[input_index["x"]]
     if data.dtype in ("INT8", "INT16"):
-        return _static(cell, inspection, op, model_inputs, input_index)
-    weights = inspection.source_tensor(op.inputs[1])
-    if weights.dtype in ("INT8", "INT4"):
-        return _dynamic(cell, inspection, op, model_inputs["x"].astype(np.float64))
-    return _float(cell, inspection, op, model_inputs)
+        return _static(cell, inspection, layer, model_inputs, input_index)
+    if layer.weights.dtype in ("INT8", "INT4"):
+        return _dynamic(cell, inspection, layer, model_inputs["x"].astype(np.float64))
+    return _float(cell, inspection, layer, model_inputs)
 
 
-def _weights(cell: Cell, inspection: ModelInspection, op: OperatorInfo,
+def _weights(cell: Cell, inspection: ModelInspection, layer: MainLayer,
              model_inputs: dict[str, np.ndarray]) -> np.ndarray:
     if not cell.op.constant_weights:
         return model_inputs["y"].astype(np.float64)
-    return to_keras_layout(cell.op.op_code, dequantize(inspection, inspection.source_tensor(op.inputs[1])))
+    return to_keras_layout(cell.op.op_code, dequantize_constant(inspection, layer.weights))
 
 
-def _float(cell: Cell, inspection: ModelInspection, op: OperatorInfo,
+def _bias(inspection: ModelInspection, layer: MainLayer) -> np.ndarray | float:
+    return dequantize_constant(inspection, layer.bias) if layer.bias is not None else 0.0
+
+
+def _float(cell: Cell, inspection: ModelInspection, layer: MainLayer,
            model_inputs: dict[str, np.ndarray]) -> NumpyOutput:
     x = model_inputs["x"].astype(np.float64)
-    w = _weights(cell, inspection, op, model_inputs)
-    stored_bias = bias_tensor(cell, inspection, op)
-    bias = dequantize(inspection, stored_bias) if stored_bias is not None else 0.0
-    value = _clamp(apply(cell.op, cell.shape, x, w) + bias, op)
+    w = _weights(cell, inspection, layer, model_inputs)
+    bias = _bias(inspection, layer)
+    value = _clamp(apply(cell.op, cell.shape, x, w) + bias, layer)
     magnitude = apply(cell.op, cell.shape, np.abs(x), np.abs(w)) + np.abs(bias)
     return NumpyOutput(value, None, _fp32_bound(cell, magnitude))
 
 
-def _dynamic(cell: Cell, inspection: ModelInspection, op: OperatorInfo, x: np.ndarray) -> NumpyOutput:
+def _dynamic(cell: Cell, inspection: ModelInspection, layer: MainLayer, x: np.ndarray) -> NumpyOutput:
     rows = (-1,) if cell.op.op_code in ("FULLY_CONNECTED", "BATCH_MATMUL") else tuple(range(1, x.ndim))
-    asymmetric = op.asymmetric_inputs or cell.op.op_code in ("CONV_2D", "TRANSPOSE_CONV")
+    asymmetric = layer.operator.asymmetric_inputs or cell.op.op_code in ("CONV_2D", "TRANSPOSE_CONV")
     x_deq, ties = _quantize_rows(x, rows, asymmetric=asymmetric, double=cell.op.op_code == "BATCH_MATMUL")
-    w = to_keras_layout(cell.op.op_code, dequantize(inspection, inspection.source_tensor(op.inputs[1])))
-    stored_bias = bias_tensor(cell, inspection, op)
-    bias = dequantize(inspection, stored_bias) if stored_bias is not None else 0.0
-    value = _clamp(apply(cell.op, cell.shape, x_deq, w) + bias, op)
+    w = to_keras_layout(cell.op.op_code, dequantize_constant(inspection, layer.weights))
+    bias = _bias(inspection, layer)
+    value = _clamp(apply(cell.op, cell.shape, x_deq, w) + bias, layer)
     magnitude = apply(cell.op, cell.shape, np.abs(x_deq), np.abs(w)) + np.abs(bias)
     bound = _fp32_bound(cell, magnitude)
     if ties.any():  # an input on a rounding tie may land one step either way in the kernel
@@ -171,12 +143,12 @@ def _on_tie(unrounded: np.ndarray, step: np.ndarray) -> np.ndarray:
     return np.asarray(np.where(near, np.broadcast_to(step, unrounded.shape), 0.0))
 
 
-def _static(cell: Cell, inspection: ModelInspection, op: OperatorInfo,
+def _static(cell: Cell, inspection: ModelInspection, layer: MainLayer,
             model_inputs: dict[str, np.ndarray], input_index: dict[str, int]) -> NumpyOutput:
     x_tensor = inspection.tensors[input_index["x"]]
     x = model_inputs["x"].astype(np.float64) - x_tensor.zero_points[0]
     if cell.op.constant_weights:
-        w_tensor = inspection.source_tensor(op.inputs[1])
+        w_tensor = layer.weights
         w_zero = np.asarray(w_tensor.zero_points or [0], np.float64)
         w = inspection.constant_values(w_tensor).astype(np.float64)
         w = to_keras_layout(cell.op.op_code, w - (w_zero[0] if w_zero.size == 1 else _per_channel(w_zero, w, w_tensor)))
@@ -184,14 +156,13 @@ def _static(cell: Cell, inspection: ModelInspection, op: OperatorInfo,
         w_tensor = inspection.tensors[input_index["y"]]
         w = model_inputs["y"].astype(np.float64) - w_tensor.zero_points[0]
     accumulator = apply(cell.op, cell.shape, x, w)
-    stored_bias = bias_tensor(cell, inspection, op)
-    if stored_bias is not None:
-        accumulator = accumulator + inspection.constant_values(stored_bias).astype(np.float64)
+    if layer.bias is not None:
+        accumulator = accumulator + inspection.constant_values(layer.bias).astype(np.float64)
     out = inspection.tensors[inspection.outputs[0]]
     s_w = np.asarray(w_tensor.scales, np.float64)
     multiplier = x_tensor.scales[0] * s_w / out.scales[0]
     q = _round(accumulator * multiplier) + out.zero_points[0]
-    low, high = _CLAMPS[op.fused_activation]
+    low, high = _CLAMPS[layer.fused_activation]
     info = np.iinfo(out.dtype.lower())
     q = np.clip(q, _activation_limit(low, out, info.min, max), _activation_limit(high, out, info.max, min))
     return NumpyOutput((q - out.zero_points[0]) * out.scales[0], q.astype(np.int64), None)
@@ -215,8 +186,8 @@ def _round(value: np.ndarray | np.float64) -> np.ndarray:
     return np.sign(value) * np.floor(np.abs(value) + 0.5)
 
 
-def _clamp(value: np.ndarray, op: OperatorInfo) -> np.ndarray:
-    low, high = _CLAMPS[op.fused_activation]
+def _clamp(value: np.ndarray, layer: MainLayer) -> np.ndarray:
+    low, high = _CLAMPS[layer.fused_activation]
     return np.asarray(np.clip(value, low, high))
 
 

@@ -49,6 +49,7 @@ class TensorInfo:
 
 @dataclasses.dataclass(frozen=True)
 class OperatorInfo:
+    index: int  # position in the subgraph's operator list
     op_code: str
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
@@ -120,7 +121,7 @@ def _summarise(root: Any, size: int) -> ModelInspection:
     op_names = [_op_code_name(code) for code in root.operatorCodes or []]
     buffers = [bytes(buf.data) if buf.data is not None else b"" for buf in root.buffers or []]
     tensors = tuple(_tensor_info(i, t, buffers) for i, t in enumerate(graph.tensors or []))
-    operators = tuple(_operator_info(op, op_names) for op in graph.operators or [])
+    operators = tuple(_operator_info(i, op, op_names) for i, op in enumerate(graph.operators or []))
     metadata = {
         entry.name.decode(): buffers[entry.buffer] for entry in root.metadata or []
     }
@@ -147,10 +148,11 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _operator_info(op: Any, op_names: list[str]) -> OperatorInfo:
+def _operator_info(index: int, op: Any, op_names: list[str]) -> OperatorInfo:
     options = op.builtinOptions
     activation = getattr(options, "fusedActivationFunction", 0) or 0
     return OperatorInfo(
+        index,
         op_names[op.opcodeIndex],
         tuple(int(i) for i in op.inputs if i >= 0),
         tuple(int(i) for i in op.outputs),

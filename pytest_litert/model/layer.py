@@ -1,7 +1,7 @@
 """The layer under test as the file holds it: found once per model and handed to every stage.
 
 Which input of an operator is data, weights or bias is a property of the operator (TRANSPOSE_CONV
-takes output_shape, weights, data, bias), so it is read from the op spec's `positions` table;
+takes output_shape, weights, data, bias), so it is read from the table spec/ops.py keeps per op code;
 weights and bias are followed through DEQUANTIZE to the stored constants (fp16 weights hide
 behind one). Structure checks, bounds, the NumPy reference, the constants check, records and
 mutations all take this view instead of re-deriving tensor positions.
@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from pytest_litert.model.flatbuffer import ModelInspection, OperatorInfo, TensorInfo
-from pytest_litert.spec.ops import OpSpec
+from pytest_litert.spec.ops import INPUT_POSITIONS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,12 +32,12 @@ class MainLayer:
         return self.operator.fused_activation
 
 
-def main_layer(inspection: ModelInspection, op: OpSpec) -> MainLayer | None:
-    """The first `op.op_code` operator of the model as a MainLayer; None if there is none."""
-    operator = inspection.find_op(op.op_code)
+def main_layer(inspection: ModelInspection, op_code: str) -> MainLayer | None:
+    """The first `op_code` operator of the model as a MainLayer; None if there is none."""
+    operator = inspection.find_op(op_code)
     if operator is None:
         return None
-    positions = op.positions
+    positions = INPUT_POSITIONS[op_code]
     weights_index = operator.inputs[positions.weights]
     weights = inspection.source_tensor(weights_index)
     behind = {"weights"} if weights.index != weights_index else set()

@@ -12,8 +12,7 @@ import pytest
 
 from pytest_litert import toolchain
 from pytest_litert.build.artifact import CellArtifact
-from pytest_litert.build.convert import ConversionError, MissingDependencyError
-from pytest_litert.judge.verdict import FAIL, FINDING, NOT_PRODUCED, Verdict
+from pytest_litert.judge.verdict import Status, Verdict
 from pytest_litert.model.flatbuffer import ModelInspection
 from pytest_litert.plugin.profiles import load_default_profile
 from pytest_litert.plugin.properties import PropertyHarness
@@ -42,7 +41,7 @@ _OPTIONS = (
                "qemu-* need `pytest-litert emulator setup`)"),
     ("svl", "qemu-sme2 only: comma list of SME streaming vector lengths in bytes to sweep (16,32,64,128,256)"),
 )
-_USER_MODEL_TEST = Path(__file__).with_name("suite") / "test_user_model.py"
+_USER_MODEL_TEST = Path(__file__).parent.parent / "suite" / "test_user_model.py"
 _FLAGS = (
     ("require-sme2", "fail, instead of skip, sme2 tests when the target has no SME2 (CI gating)"),
     ("require-sme2-kernels", "fail sme2 cells where no SME2 kernel ran, even where that is a known finding"),
@@ -235,7 +234,7 @@ class LitertModel:
 
     @property
     def inspection(self) -> ModelInspection:
-        return self.artifact.inspect()
+        return self.artifact.inspection
 
 
 @pytest.fixture(scope="session")
@@ -244,12 +243,11 @@ def litert_model(litert_cell: Cell, litert_runner: Runner) -> LitertModel:
 
 
 def _convert(cell: Cell, runner: Runner) -> LitertModel:
-    try:
-        return LitertModel(cell, runner.artifact(cell))
-    except MissingDependencyError as error:
-        pytest.skip(str(error))
-    except ConversionError as error:
-        pytest.fail(f"{cell.id}: conversion failed: {error}", pytrace=False)
+    built = runner.build(cell)
+    if isinstance(built, Verdict):
+        assert_verdict(built)  # skips (missing dependency) or fails (conversion error)
+        raise AssertionError(f"unreachable: {built.status}")
+    return LitertModel(cell, built)
 
 
 @pytest.fixture
@@ -274,7 +272,7 @@ def _judge(request: pytest.FixtureRequest, model: LitertModel, runner: Runner, s
         pytest.fail(str(error), pytrace=False)
     summary = CellSummary.of(verdict)
     request.node.user_properties.append((_SUMMARY_PROPERTY, json.dumps(summary.as_dict())))
-    request.config.stash[recorder_key].judge(request.node, model.cell, model.inspection, verdict)
+    request.config.stash[recorder_key].judge(request.node, model.cell, model.artifact, verdict)
     return verdict
 
 
@@ -300,11 +298,11 @@ def litert_user_verdict(request: pytest.FixtureRequest, litert_user_model: tuple
 
 def assert_verdict(verdict: Verdict) -> None:
     """Map a verdict onto pytest outcomes: fail, skip (not produced), xfail (finding)."""
-    if verdict.status == FAIL:
+    if verdict.status == Status.FAIL:
         pytest.fail(verdict.explain(), pytrace=False)
-    if verdict.status in {NOT_PRODUCED, "skipped"}:
+    if verdict.status in {Status.NOT_PRODUCED, Status.SKIPPED}:
         pytest.skip(verdict.reason)
-    if verdict.status == FINDING:
+    if verdict.status == Status.FINDING:
         pytest.xfail(f"known finding: {verdict.reason}")
 
 

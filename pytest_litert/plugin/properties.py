@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from pytest_litert.build.artifact import CellArtifact, dequantize_inputs, quantize_inputs
+from pytest_litert.build.artifact import CellArtifact
 from pytest_litert.build.keras_models import build_model, keras_outputs
-from pytest_litert.judge.verdict import FAIL, Verdict
+from pytest_litert.judge.verdict import Status, Verdict
+from pytest_litert.model.quantization import dequantize_inputs, quantize_inputs
 from pytest_litert.run.worker import pack_arrays
 from pytest_litert.session import Runner
 from pytest_litert.spec.cells import Cell
@@ -54,7 +55,7 @@ class PropertyHarness:
         """The cached conversion of `cell`, with `float_inputs` put on the model's input grid
         and the Keras reference computed for them."""
         base = self.runner.artifact(cell)
-        inspection = base.inspect()
+        inspection = base.inspection
         model_inputs = quantize_inputs(inspection, float_inputs)
         on_grid = dequantize_inputs(inspection, model_inputs)
         reference = keras_outputs(self._keras_model(cell, base), on_grid)
@@ -65,7 +66,7 @@ class PropertyHarness:
         """The verdict; raises PropertyFailure (after writing the bundle) on a failure."""
         artifact = self.artifact(cell, float_inputs)
         verdict = self.runner.evaluate(cell, artifact, svl)
-        if verdict.status == FAIL:
+        if verdict.status == Status.FAIL:
             bundle = write_bundle(self.artifacts_dir / cell.id, cell, artifact, verdict,
                                   self.runner.settings.target, svl)
             raise PropertyFailure(f"{cell.variant}\n{verdict.explain()}\nrepro bundle: {bundle} "

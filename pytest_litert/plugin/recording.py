@@ -1,6 +1,6 @@
 """Records of a run for machines and reviewers: baselines, the JSON report, JUnit properties.
 
-Registered by plugin.py as a plugin object. Each judged cell's record (baseline.record_of)
+Registered by plugin.py as a plugin object. Each judged cell's record (report/record.py)
 travels in the test report's user_properties, so it reaches the controller under xdist;
 a baseline difference fails the test in pytest_runtest_call, before the test body, so a
 known finding's xfail or a not-produced skip cannot hide it.
@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 
 from pytest_litert import toolchain
+from pytest_litert.build.artifact import CellArtifact
 from pytest_litert.judge.verdict import Verdict
-from pytest_litert.model.flatbuffer import ModelInspection
 from pytest_litert.report import baseline
+from pytest_litert.report.record import BaselineError, record_of, stored_part
 from pytest_litert.spec.cells import Cell, all_cells
 
 RECORD_PROPERTY = "litert_record"
@@ -43,11 +44,11 @@ class RunRecorder:
         self.records: dict[str, dict[str, Any]] = {}
         self.improved: list[str] = []
 
-    def judge(self, item: pytest.Item, cell: Cell, inspection: ModelInspection | None, verdict: Verdict) -> None:
+    def judge(self, item: pytest.Item, cell: Cell, artifact: CellArtifact | None, verdict: Verdict) -> None:
         """Attach the cell's record to the test and compare it with its baseline."""
-        record = baseline.record_of(cell, inspection, verdict, seed=self.options.seed)
-        record["checks"] = [_check_record(check) for check in verdict.checks]
-        record["facts"] = _jsonable(verdict.facts)
+        inspection = artifact.inspection if artifact is not None else None
+        layer = artifact.layer(cell.op) if artifact is not None else None
+        record = record_of(cell, inspection, layer, verdict, seed=self.options.seed, details=True)
         item.user_properties.append((RECORD_PROPERTY, json.dumps(record, default=str)))
         worst = verdict.worst_check()
         if worst is not None:
@@ -56,11 +57,10 @@ class RunRecorder:
         item.user_properties.append(("litert_status", verdict.status))
         if self.options.baseline_dir is None:
             return
-        stored = {k: v for k, v in record.items() if k not in ("checks", "facts")}
         try:
-            comparison = baseline.check_baseline(self.options.baseline_dir, stored, update=self.options.update,
-                                                 tolerance=self.options.tolerance)
-        except baseline.BaselineError as error:
+            comparison = baseline.check_baseline(self.options.baseline_dir, stored_part(record),
+                                                 update=self.options.update, tolerance=self.options.tolerance)
+        except BaselineError as error:
             comparison = baseline.Comparison(False, "corrupt", str(error))
         item.stash[comparison_key] = comparison
         if comparison.kind == "improved":
@@ -108,14 +108,6 @@ class RunRecorder:
             terminalreporter.write_line(f"{len(unused)} unused baseline(s), for cells that no longer exist:")
             for path in unused:
                 terminalreporter.write_line(f"  {path}")
-
-
-def _check_record(check: Any) -> dict[str, Any]:
-    return {k: v for k, v in dataclasses.asdict(check).items() if v not in (None, "", {})}
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
 
 
 def parse_tolerance(value: object) -> float:

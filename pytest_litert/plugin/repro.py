@@ -12,9 +12,9 @@ from pathlib import Path
 
 from pytest_litert.build.artifact import CellArtifact
 from pytest_litert.build.keras_models import LayerWeights
-from pytest_litert.judge.verdict import FAIL, evaluate_cell
+from pytest_litert.judge.verdict import Status
 from pytest_litert.run.worker import unpack_arrays
-from pytest_litert.session import make_target
+from pytest_litert.session import evaluate_cell, make_target
 from pytest_litert.spec.cells import Cell, make_cell
 from pytest_litert.spec.ops import OPS, LayerShape
 from pytest_litert.spec.recipes import RECIPES
@@ -46,7 +46,7 @@ def main(bundle: Path) -> int:
         target.close()
     print(f"{cell.variant} on {target.name}")
     print(verdict.explain())
-    return 1 if verdict.status == FAIL else 0
+    return 1 if verdict.status == Status.FAIL else 0
 
 
 if __name__ == "__main__":

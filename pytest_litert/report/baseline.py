@@ -1,8 +1,6 @@
-"""Baselines: one small JSON record per cell, compared after a TensorFlow or LiteRT upgrade.
+"""Baselines: one record per cell (report/record.py), compared after a TensorFlow or LiteRT upgrade.
 
-Tensors are recorded by role and position (graph inputs and outputs; the main op's activation,
-weights, bias and output), never by tensor name or index: those change between TensorFlow
-releases even when the model does not (DESIGN.md section 3). The workflow is
+The workflow is
 pytest-regressions': a missing record is written and fails; a difference writes
 `<name>.obtained.json` next to the record and fails; regeneration fails once, so CI never
 passes on a record it did not compare against.
@@ -13,37 +11,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_litert.judge.numpy_reference import bias_tensor
-from pytest_litert.judge.oracle import data_input, main_operator
+from pytest_litert.report.record import UPDATE_HINT, BaselineError, load_record, write_record
 from pytest_litert.spec.ops import OPS
-from pytest_litert.toolchain import versions
 
 if TYPE_CHECKING:
-    from pytest_litert.judge.verdict import Verdict
-    from pytest_litert.model.flatbuffer import ModelInspection, TensorInfo
     from pytest_litert.spec.cells import Cell
 
-FORMAT_VERSION = 1
-SCALE_DIGITS = 4  # scales enter the digest rounded to 4 significant digits (relative precision 5e-4)
 # File size moves with tensor names and metadata padding (TF 2.19 -> 2.20: up to 72 bytes, no model change);
 # a change within the larger of these is a note, beyond it a structural failure. Constant bytes are exact.
 SIZE_SLACK_BYTES, SIZE_SLACK_FRACTION = 512, 0.05
-UPDATE_HINT = "rerun with --litert-baseline-update to regenerate it"
-FP16_HINT, RUNTIME_VERSION = "reduced_precision_support", "min_runtime_version"
-# Older format -> function returning the record in the next format; empty until a format changes.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
-_REQUIRED: dict[str, tuple[type, ...]] = {
-    "format": (int,), "cell": (str,), "status": (str,), "structure": (dict, type(None)),
-    "size": (int, type(None)), "numeric": (dict,), "failed_checks": (list,), "toolchain": (dict,),
-}
-
-
-class BaselineError(ValueError):
-    """A baseline file that cannot be compared against; the message names the file."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,79 +32,7 @@ class Comparison:
     message: str
 
 
-# --- the record -------------------------------------------------------------------------------
-
-
-def record_of(cell: Cell, inspection: ModelInspection | None, verdict: Verdict, *,
-              seed: int | None = None) -> dict[str, Any]:
-    """The cell's record; `inspection` None when conversion failed (the record keeps the error)."""
-    shape = cell.shape.as_dict()
-    delegated = verdict.facts.get("xnnpack", {}).get("delegated")
-    return {
-        "format": FORMAT_VERSION, "cell": cell.id, "op": cell.op.name, "op_code": cell.op.op_code,
-        "recipe": cell.recipe.name, "shape": {name: shape[name] for name in cell.op.fields},
-        "seed": seed, "target": verdict.facts.get("target"), "toolchain": versions(),
-        "structure": None if inspection is None else structure_of(cell, inspection),
-        "size": None if inspection is None else inspection.size,
-        "delegated": None if delegated is None else bool(delegated),
-        "status": verdict.status,
-        "failed_checks": sorted(c.name for c in verdict.checks if not c.passed),
-        "numeric": {c.name: {"worst": _round(c.worst), "units": _round(c.units), "unit": c.unit}
-                    for c in verdict.checks if c.name.endswith("vs keras") and c.worst is not None},
-        "error": verdict.reason.splitlines()[0][:300] if verdict.status == "fail" and verdict.reason else "",
-    }
-
-
-def structure_of(cell: Cell, inspection: ModelInspection) -> dict[str, Any]:
-    """What the converter produced, by role: stable across tensor renumbering and renaming."""
-    names = {index: name for name, index in inspection.signature_inputs.items()}
-    by_name = set(inspection.inputs) <= set(names)
-    tensors = {
-        f"input {names[index] if by_name else position}": _tensor(inspection, index)
-        for position, index in enumerate(inspection.inputs)
-    }
-    tensors.update({f"output {p}": _tensor(inspection, i) for p, i in enumerate(inspection.outputs)})
-    op = main_operator(cell, inspection)
-    if op is not None:
-        tensors["op activation"] = _tensor(inspection, data_input(cell, op))
-        tensors["op weights"] = _tensor(inspection, op.inputs[1])
-        bias = bias_tensor(cell, inspection, op)
-        if bias is not None:
-            tensors["op bias"] = _tensor(inspection, bias.index)
-        tensors["op output"] = _tensor(inspection, op.outputs[0])
-    return {
-        "op_codes": list(inspection.op_codes),
-        "fused_activation": op.fused_activation if op is not None else None,
-        "tensors": tensors,
-        "constant_bytes": sum(len(data) for data in inspection.buffers),
-        "metadata_keys": sorted(inspection.metadata),
-        "fp16_hint": _text(inspection.metadata.get(FP16_HINT)),
-        "min_runtime_version": _text(inspection.metadata.get(RUNTIME_VERSION)),
-    }
-
-
-def _text(value: bytes | None) -> str | None:
-    return None if value is None else value.rstrip(b"\0").decode(errors="replace")
-
-
-def _tensor(inspection: ModelInspection, index: int) -> dict[str, Any]:
-    """dtype, shape, quantization summary; follows DEQUANTIZE to the stored constant."""
-    stored: TensorInfo = inspection.source_tensor(index)
-    entry: dict[str, Any] = {"dtype": stored.dtype, "shape": list(stored.shape), "granularity": stored.granularity,
-                             "constant": stored.constant}
-    if stored.index != index:
-        entry["behind"] = "DEQUANTIZE"
-    if stored.scales:
-        entry["n_scales"] = len(stored.scales)
-        entry["quantized_dimension"] = stored.quantized_dimension
-        rounded = [float(f"{s:.{SCALE_DIGITS - 1}e}") for s in stored.scales]
-        material = json.dumps([rounded, list(stored.zero_points)]).encode()
-        entry["quant_digest"] = hashlib.sha256(material).hexdigest()[:16]
-    return entry
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else float(f"{value:.4g}")
+# --- names ------------------------------------------------------------------------------------
 
 
 def baseline_name(record: dict[str, Any]) -> str:
@@ -250,51 +157,6 @@ def _show(value: Any) -> str:
 
 
 # --- files: the regression workflow --------------------------------------------------------------
-
-
-def write_record(path: Path, record: dict[str, Any]) -> None:
-    """Sorted keys and indentation, so a changed record reads well in code review."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def load_record(path: Path) -> dict[str, Any]:
-    """Read, validate and (where trivially possible) migrate a record; BaselineError otherwise."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise BaselineError(f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
-                            f"fix the file or {UPDATE_HINT}") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise BaselineError(f"{path}: cannot be read: {error}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("format"), int):
-        raise BaselineError(f"{path}: not a pytest-litert baseline (no integer 'format' key); {UPDATE_HINT}")
-    data = _migrate(path, data)
-    for key, types in _REQUIRED.items():
-        if key not in data:
-            raise BaselineError(f"{path}: key {key!r} is missing (hand-edited?); {UPDATE_HINT}")
-        if not isinstance(data[key], types) or isinstance(data[key], bool):
-            raise BaselineError(f"{path}: key {key!r} holds {json.dumps(data[key])}, expected "
-                                f"{' or '.join(t.__name__ for t in types)}; {UPDATE_HINT}")
-    for name, entry in data["numeric"].items():
-        if not isinstance(entry, dict) or not isinstance(entry.get("worst"), int | float):
-            raise BaselineError(f"{path}: numeric check {name!r} needs a number 'worst', got {json.dumps(entry)}; "
-                                f"{UPDATE_HINT}")
-    return data
-
-
-def _migrate(path: Path, data: dict[str, Any]) -> dict[str, Any]:
-    version = data["format"]
-    if version > FORMAT_VERSION:
-        raise BaselineError(f"{path}: format {version} was written by a newer pytest-litert (this one reads "
-                            f"format {FORMAT_VERSION}); upgrade pytest-litert or {UPDATE_HINT}")
-    while version < FORMAT_VERSION:
-        if version not in MIGRATIONS:
-            raise BaselineError(f"{path}: format {version} is older than the current format {FORMAT_VERSION} "
-                                f"and cannot be migrated; {UPDATE_HINT}")
-        data = MIGRATIONS[version](data)
-        version = data["format"] = version + 1
-    return data
 
 
 def check_baseline(directory: Path, record: dict[str, Any], *, update: bool, tolerance: float) -> Comparison:

@@ -7,13 +7,11 @@ whether KleidiAI SME2 micro-kernels were taken and what replaces them without SM
 
 from __future__ import annotations
 
-import sys
-
-from pytest_litert.build.convert import ConversionError, MissingDependencyError
+from pytest_litert.judge.verdict import Verdict
 from pytest_litert.run.qemu import emulator, kernels
 from pytest_litert.run.qemu.target import QemuTarget
 from pytest_litert.run.targets import TargetCrash, TargetError
-from pytest_litert.session import SETUP_HINT, Runner, Settings, TargetUnavailable
+from pytest_litert.session import Runner, Settings, TargetUnavailable
 
 _COLUMNS = ("cell", "seed SME2", "kernels with SME2 (-cpu max)", "kernels without SME (sme=off)")
 
@@ -38,7 +36,7 @@ def rows(settings: Settings, *, all_cells: bool) -> list[tuple[str, ...]]:
     """One row per cell: id, seed flag, SME2-lane kernels, NEON-lane kernels."""
     paths = emulator.find()
     if paths is None:
-        raise TargetUnavailable(f"the emulated target is not set up: {SETUP_HINT}")
+        raise TargetUnavailable(f"the emulated target is not set up: {emulator.SETUP_HINT}")
     runner = Runner(settings)
     lanes = {"sme2": QemuTarget(paths, sme=True), "neon": QemuTarget(paths, sme=False)}
     table: list[tuple[str, ...]] = []
@@ -46,10 +44,9 @@ def rows(settings: Settings, *, all_cells: bool) -> list[tuple[str, ...]]:
         for cell in settings.cells():
             if not (cell.sme2 or all_cells) or cell.not_produced:
                 continue
-            try:
-                artifact = runner.artifact(cell)
-            except (ConversionError, MissingDependencyError) as error:
-                table.append((cell.id, "yes" if cell.sme2 else "no", f"not built: {error}", ""))
+            artifact = runner.build(cell)
+            if isinstance(artifact, Verdict):
+                table.append((cell.id, "yes" if cell.sme2 else "no", f"not built: {artifact.reason}", ""))
                 continue
             seen = []
             for lane in lanes.values():
@@ -66,25 +63,17 @@ def rows(settings: Settings, *, all_cells: bool) -> list[tuple[str, ...]]:
     return table
 
 
-def main(settings: Settings, *, all_cells: bool, markdown: bool) -> int:
-    settings = Settings.parse({"ops": ",".join(settings.ops), "recipes": ",".join(settings.recipes),
-                               "seed": str(settings.seed), "cache_dir": str(settings.cache_dir or "none"),
-                               "target": "qemu-sme2"})
-    try:
-        table = rows(settings, all_cells=all_cells)
-    except TargetUnavailable as error:
-        print(f"pytest-litert coverage: {error}", file=sys.stderr)
-        return 2
-    if markdown:
-        print("| " + " | ".join(_COLUMNS) + " |")
-        print("|" + "---|" * len(_COLUMNS))
-        for row in table:
-            print("| " + " | ".join(f"`{c}`" if i in (2, 3) and c != "none" else c for i, c in enumerate(row)) + " |")
-    else:
-        for row in table:
-            print(f"{row[0]} (seed SME2: {row[1]})\n  SME2: {row[2]}\n  NEON: {row[3]}")
-    missing = [row[0] for row in table if row[1] == "yes" and not any(
+def render(table: list[tuple[str, ...]], *, markdown: bool) -> str:
+    """The table as markdown or as text, one cell per block."""
+    if not markdown:
+        return "".join(f"{row[0]} (seed SME2: {row[1]})\n  SME2: {row[2]}\n  NEON: {row[3]}\n" for row in table)
+    lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
+    lines += ["| " + " | ".join(f"`{c}`" if i in (2, 3) and c != "none" else c for i, c in enumerate(row)) + " |"
+              for row in table]
+    return "\n".join(lines) + "\n"
+
+
+def without_sme2_kernel(table: list[tuple[str, ...]]) -> list[str]:
+    """Seed SME2 cells in whose SME2 lane no SME2 kernel ran."""
+    return [row[0] for row in table if row[1] == "yes" and not any(
         kernels.is_sme2_kernel(name) for name in row[2].split(", "))]
-    if missing:
-        print(f"seed SME2 cells without an SME2 kernel: {', '.join(missing)}", file=sys.stderr)
-    return 0

@@ -7,9 +7,7 @@ the same rules as baselines (structure, size, error as a fraction of its bound).
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,27 +17,11 @@ from pytest_litert.report.baseline import _Differences, _differences, baseline_n
 DIFF_THRESHOLD = 0.01  # a change of a check's worst error below this fraction of its bound is noise
 
 
-def _cell_view(record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """(key, record) for a baseline record, or a `matrix --json` record turned into one."""
-    if "format" in record:
-        return baseline_name(record), record
-    checks = record.get("checks") or []
-    reason = str(record.get("reason") or "")
-    status = str(record.get("status"))
-    return str(record.get("cell_id")), {
-        "cell": record.get("cell_id"), "status": status, "structure": None, "size": None,
-        "failed_checks": sorted(str(c.get("name")) for c in checks if not c.get("passed")),
-        "numeric": {str(c["name"]): {"worst": c.get("worst"), "units": c.get("units"), "unit": c.get("unit", "")}
-                    for c in checks if str(c.get("name", "")).endswith("vs keras") and c.get("worst") is not None},
-        "error": reason.splitlines()[0][:300] if status == "fail" and reason else "",
-    }
-
-
 def _cells(run: dict[str, Any], label: str) -> dict[str, dict[str, Any]]:
     cells = run.get("cells")
     if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
         raise ValueError(f"{label}: not a recorded run (expected {{'toolchain': ..., 'cells': [...]}})")
-    return dict(_cell_view(c) for c in cells)
+    return {baseline_name(c): c for c in cells}
 
 
 def _md(text: Any) -> str:
@@ -101,31 +83,16 @@ def _diff(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str], threshol
     return "\n".join(lines) + "\n", len(rows) + sum(map(len, only.values()))
 
 
-def diff_main(argv: list[str] | None = None) -> int:
-    """`pytest-litert diff RUN_A RUN_B [--out FILE]`: 0 done, 1 with --fail-on-change and changes, 2 bad input."""
-    parser = argparse.ArgumentParser(prog="pytest-litert diff", description="compare two recorded runs "
-                                     "(benchmarks/record_run.py, `matrix --json`): what changed per cell, as markdown")
-    parser.add_argument("run_a", type=Path, help="the earlier run (JSON)")
-    parser.add_argument("run_b", type=Path, help="the later run (JSON)")
-    parser.add_argument("--out", type=Path, help="write the report here instead of stdout")
-    parser.add_argument("--threshold", type=float, default=DIFF_THRESHOLD, help="smallest change of a check's "
-                        f"worst error, as a fraction of its bound, that counts (default {DIFF_THRESHOLD})")
-    parser.add_argument("--fail-on-change", action="store_true", help="exit 1 when any cell changed")
-    args = parser.parse_args(argv)
+def diff_files(run_a: Path, run_b: Path, *, threshold: float = DIFF_THRESHOLD) -> tuple[str, int]:
+    """The markdown report of two run files and the number of cells that changed;
+    ValueError naming the file for anything that is not a recorded run."""
     runs = []
-    for path in (args.run_a, args.run_b):
+    for path in (run_a, run_b):
         try:
             runs.append(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError) as error:
-            print(f"pytest-litert diff: error: {path}: {error}", file=sys.stderr)
-            return 2
+            raise ValueError(f"{path}: {error}") from None
     try:
-        report, changed = _diff(runs[0], runs[1], (args.run_a.stem, args.run_b.stem), args.threshold)
-    except (ValueError, TypeError, KeyError, AttributeError) as error:
-        print(f"pytest-litert diff: error: {error}", file=sys.stderr)
-        return 2
-    if args.out is not None:
-        args.out.write_text(report, encoding="utf-8")
-    else:
-        print(report, end="")
-    return 1 if args.fail_on_change and changed else 0
+        return _diff(runs[0], runs[1], (run_a.stem, run_b.stem), threshold)
+    except (TypeError, KeyError, AttributeError) as error:
+        raise ValueError(f"{run_a} / {run_b}: not recorded runs ({type(error).__name__}: {error})") from None

@@ -47,6 +47,16 @@ class InputPositions:
     bias: int | None = 2
 
 
+# Per TFLite operator: which input is data, weights, bias. TRANSPOSE_CONV takes
+# (output_shape, weights, data, bias); BATCH_MATMUL has no bias input.
+INPUT_POSITIONS: dict[str, InputPositions] = {
+    "FULLY_CONNECTED": InputPositions(),
+    "CONV_2D": InputPositions(),
+    "BATCH_MATMUL": InputPositions(bias=None),
+    "TRANSPOSE_CONV": InputPositions(data=2, weights=1, bias=3),
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class OpSpec:
     """One operator form: its id, the TFLite op code it must become, its default shape."""
@@ -57,7 +67,10 @@ class OpSpec:
     default_shape: LayerShape
     fields: tuple[str, ...]
     constant_weights: bool = True
-    positions: InputPositions = InputPositions()
+
+    @property
+    def positions(self) -> InputPositions:
+        return INPUT_POSITIONS[self.op_code]
 
     def input_shapes(self, shape: LayerShape) -> dict[str, tuple[int, ...]]:
         """Runtime inputs by name (the converter sorts inputs by name: see DESIGN.md)."""
@@ -130,7 +143,6 @@ OPS: dict[str, OpSpec] = {
             LayerShape(batch=2, m=8, k=32, n=32),
             ("batch", "m", "k", "n"),
             constant_weights=False,
-            positions=InputPositions(bias=None),
         ),
         OpSpec(
             "batch_matmul_const",
@@ -138,7 +150,6 @@ OPS: dict[str, OpSpec] = {
             "keras.ops.matmul with a constant 3-D right-hand side (batch, k, n)",
             LayerShape(batch=2, m=8, k=32, n=32),
             ("batch", "m", "k", "n"),
-            positions=InputPositions(bias=None),
         ),
         OpSpec(
             "conv2d_pointwise",
@@ -160,7 +171,6 @@ OPS: dict[str, OpSpec] = {
             "Keras Conv2DTranspose",
             LayerShape(batch=1, height=6, width=6, k=16, n=32, kernel=3, stride=2, padding="same"),
             ("batch", "height", "width", "k", "n", "kernel", "stride", "padding"),
-            positions=InputPositions(data=2, weights=1, bias=3),  # (output_shape, weights, data, bias)
         ),
     )
 }

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_litert.judge.verdict import Verdict
-from pytest_litert.plugin import assert_verdict
+from pytest_litert import Verdict, assert_verdict
 
 
 def test_cell(litert_verdict: Verdict) -> None:

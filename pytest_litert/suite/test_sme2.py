@@ -3,8 +3,7 @@ no SME2, with the reason and the flag that changes it (--litert-target=qemu-sme2
 
 from __future__ import annotations
 
-from pytest_litert.judge.verdict import Verdict
-from pytest_litert.plugin import assert_verdict
+from pytest_litert import Verdict, assert_verdict
 
 
 def test_sme2_cell(litert_sme2_verdict: Verdict) -> None:

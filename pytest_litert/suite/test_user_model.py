@@ -5,8 +5,7 @@ The plugin adds this file to the run when --litert-model is given; one test per 
 
 from __future__ import annotations
 
-from pytest_litert.judge.verdict import Verdict
-from pytest_litert.plugin import assert_verdict
+from pytest_litert import Verdict, assert_verdict
 
 
 def test_user_model(litert_user_verdict: Verdict) -> None:

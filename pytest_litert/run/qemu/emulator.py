@@ -17,7 +17,6 @@ The Debian mirror is read at run time from this machine's APT configuration (or
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import re
@@ -43,6 +42,8 @@ CACHE_ENV = "PYTEST_LITERT_EMULATOR_DIR"
 _KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 _LIBRARY = "ai_edge_litert/libpywrap_litert_common.so"
 
+
+SETUP_HINT = "run `pytest-litert emulator setup` first"
 
 class EmulatorSetupError(RuntimeError):
     """A setup step failed; the message names the step and what to do about it."""
@@ -416,32 +417,3 @@ def _run(
         tail = "\n    ".join((done.stderr or done.stdout).strip().splitlines()[-8:])
         raise EmulatorSetupError(step, f"{Path(command[0]).name} exited {done.returncode}:\n    {tail}", fix)
     return done.stdout
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`pytest-litert emulator setup|status [--cache-dir DIR] [--mirror URI]`."""
-    parser = argparse.ArgumentParser(
-        prog="pytest-litert emulator", description="the emulated SME2 target (QEMU user mode)"
-    )
-    parser.add_argument("action", choices=("setup", "status"))
-    parser.add_argument(
-        "--cache-dir", type=Path, default=None, help=f"where to keep it (default: {default_cache_dir()}; ${CACHE_ENV})"
-    )
-    parser.add_argument("--mirror", default=None, help=f"Debian mirror URI (default: from /etc/apt; ${MIRROR_ENV})")
-    args = parser.parse_args(argv)
-    if args.action == "status":
-        found = find(args.cache_dir)
-        print(
-            f"emulator ready: {found.cache_dir}" if found else "emulator not set up: run `pytest-litert emulator setup`"
-        )
-        return 0 if found else 1
-    try:
-        setup(args.cache_dir, mirror=args.mirror)
-    except EmulatorSetupError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

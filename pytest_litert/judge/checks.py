@@ -1,6 +1,8 @@
-"""Judge a converted cell: structure, delegation and numbers, each as a named Check.
+"""The named questions asked of a cell (`Check`) and the comparisons that answer them.
 
-Nothing here imports TensorFlow: the Keras reference arrives as cached arrays.
+Element-wise comparison against a bound, integer agreement of two quantized outputs, the
+SME2 kernel proof, the SME/NEON A/B, delegation, and the pairwise diagnosis of failures.
+Nothing here runs a model: the outputs arrive from run/.
 """
 
 from __future__ import annotations
@@ -10,9 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_litert.judge import numpy_reference, tolerance
 from pytest_litert.judge.tolerance import Bound
-from pytest_litert.model.flatbuffer import ModelInspection, OperatorInfo, TensorInfo
 from pytest_litert.spec.cells import Cell, not_delegated_reason
 
 
@@ -30,68 +30,6 @@ class Check:
     max_abs: float | None = None
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
 
-
-@dataclasses.dataclass(frozen=True)
-class Mismatch:
-    attribute: str
-    expected: str
-    observed: str
-
-    def __str__(self) -> str:
-        return f"{self.attribute} is {self.observed} (expected {self.expected})"
-
-
-def main_operator(cell: Cell, inspection: ModelInspection) -> OperatorInfo | None:
-    return inspection.find_op(cell.expected.op_code)
-
-
-def data_input(cell: Cell, op: OperatorInfo) -> int:
-    """TRANSPOSE_CONV takes (output_shape, weights, input, bias); the others (input, weights, ...)."""
-    return op.inputs[2] if cell.op.op_code == "TRANSPOSE_CONV" else op.inputs[0]
-
-
-def weight_tensor(inspection: ModelInspection, op: OperatorInfo) -> TensorInfo:
-    return inspection.source_tensor(op.inputs[1])
-
-
-def structural_mismatches(cell: Cell, inspection: ModelInspection) -> list[Mismatch]:
-    """Everything about the model that differs from what the cell promises."""
-    want = cell.expected
-    op = main_operator(cell, inspection)
-    if op is None:
-        return [Mismatch("op_codes", want.op_code, ",".join(inspection.op_codes) or "none")]
-    found: list[Mismatch] = []
-    for kind, indices in (("input", inspection.inputs), ("output", inspection.outputs)):
-        for index in indices:
-            tensor = inspection.tensors[index]
-            if tensor.dtype != want.io_dtype:
-                found.append(Mismatch(f"{kind} {tensor.name} dtype", want.io_dtype, tensor.dtype))
-    activation = inspection.tensors[data_input(cell, op)]
-    if activation.dtype != want.activation_dtype:
-        found.append(Mismatch("activation_dtype", want.activation_dtype, activation.dtype))
-    weights = weight_tensor(inspection, op)
-    if weights.dtype != want.weight_dtype:
-        found.append(Mismatch("weight_dtype", want.weight_dtype, weights.dtype))
-    if weights.granularity != want.weight_granularity:
-        found.append(Mismatch("weight_granularity", want.weight_granularity, weights.granularity))
-    elif weights.granularity == "per-channel" and weights.quantized_dimension != 0:
-        found.append(Mismatch("weight quantized_dimension", "0", str(weights.quantized_dimension)))
-    for key in want.metadata_keys:
-        if key not in inspection.metadata:
-            found.append(Mismatch(f"metadata {key!r}", "present", "absent"))
-    return found
-
-
-def explain_mismatches(cell: Cell, found: list[Mismatch], weight_count: int) -> str:
-    text = "; ".join(map(str, found))
-    if any(m.attribute == "weight_dtype" and m.observed == "FLOAT32" for m in found):
-        text += (
-            f". The {cell.recipe.name} recipe did not apply: the converter left the "
-            f"{weight_count}-element weights FLOAT32"
-        )
-        if cell.recipe.name == "dynamic_int8" and weight_count < 1024:
-            text += " (dynamic-range quantization skips constants under 1024 elements)"
-    return text
 
 
 def delegation_check(cell: Cell, delegated: bool) -> Check:
@@ -192,53 +130,3 @@ def diagnose(failed: set[str]) -> str:
         return (f"the reference kernels match Keras but {', '.join(sorted(optimized))} does not: a bug in the "
                 "optimized path (XNNPACK / KleidiAI) on this file")
     return ""
-
-
-def constants_check(cell: Cell, inspection: ModelInspection, kernel: np.ndarray | None,
-                    bias: np.ndarray | None) -> Check | None:
-    """The file's stored weights and bias against the Keras layer's, element by element,
-    within what rounding to their format allows: half a quantization step (plus the
-    float32 rounding of the scale product), u16*|w| for float16, nothing for float32.
-    Deterministic and input-free: a changed weight, scale or bias cannot hide here."""
-    op = main_operator(cell, inspection)
-    if kernel is None or op is None:
-        return None
-    pairs = [("weights", inspection.source_tensor(op.inputs[1]), kernel)]
-    stored_bias = numpy_reference.bias_tensor(cell, inspection, op)
-    if stored_bias is not None and bias is not None:
-        pairs.append(("bias", stored_bias, bias))
-    worst, where = 0.0, "as stored"
-    for name, tensor, expected in pairs:
-        stored = _keras_layout(cell, name, numpy_reference.dequantize(inspection, tensor))
-        if stored.shape != expected.shape:
-            return Check("constants vs keras", False, f"{name} shape {stored.shape} != Keras {expected.shape}")
-        reference = np.abs(expected.astype(np.float64))
-        allowed = _keras_layout(cell, name, _quantization_allowance(tensor, inspection)) + 4 * tolerance.U32 * reference
-        if tensor.dtype == "FLOAT16":
-            allowed = np.maximum(tolerance.U16 * reference, tolerance.FP16_SUBNORMAL_HALF_STEP)
-        error = np.abs(stored - expected)
-        ratio = np.divide(error, allowed, out=np.where(error > 0, np.inf, 0.0), where=allowed > 0)
-        index = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
-        if float(ratio[index]) >= worst:
-            worst = float(ratio[index])
-            where = (f"{name}{tuple(int(i) for i in index)}: stored {float(stored[index]):.6g} vs Keras "
-                     f"{float(expected[index]):.6g}, allowance {float(allowed[index]):.3g} ({tensor.dtype})")
-    message = f"largest difference is {worst:.2f} of its rounding allowance, at {where}"
-    return Check("constants vs keras", worst <= 1.0, message)
-
-
-def _quantization_allowance(tensor: TensorInfo, inspection: ModelInspection) -> np.ndarray:
-    """Half a quantization step per element, in the file's layout (zero for floats)."""
-    shape = inspection.constant_values(tensor).shape
-    if not tensor.scales:
-        return np.zeros(shape)
-    scales = np.asarray(tensor.scales, np.float64)
-    if scales.size > 1:
-        axes = [1] * len(shape)
-        axes[tensor.quantized_dimension] = -1
-        scales = scales.reshape(axes)
-    return np.broadcast_to(scales / 2.0, shape).astype(np.float64)
-
-
-def _keras_layout(cell: Cell, name: str, values: np.ndarray) -> np.ndarray:
-    return values if name == "bias" else numpy_reference.to_keras_layout(cell.op.op_code, values)

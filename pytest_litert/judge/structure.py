@@ -1,0 +1,61 @@
+"""Does the converted model hold what the cell promises? Op code, dtypes, granularity, metadata.
+
+Reads the MainLayer view (model/layer.py); a mismatch says what the converter did instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pytest_litert.model.flatbuffer import ModelInspection
+from pytest_litert.model.layer import MainLayer
+from pytest_litert.spec.cells import Cell
+
+
+@dataclasses.dataclass(frozen=True)
+class Mismatch:
+    attribute: str
+    expected: str
+    observed: str
+
+    def __str__(self) -> str:
+        return f"{self.attribute} is {self.observed} (expected {self.expected})"
+
+
+def structural_mismatches(cell: Cell, inspection: ModelInspection, layer: MainLayer | None) -> list[Mismatch]:
+    """Everything about the model that differs from what the cell promises."""
+    want = cell.expected
+    if layer is None:
+        return [Mismatch("op_codes", want.op_code, ",".join(inspection.op_codes) or "none")]
+    found: list[Mismatch] = []
+    for kind, indices in (("input", inspection.inputs), ("output", inspection.outputs)):
+        for index in indices:
+            tensor = inspection.tensors[index]
+            if tensor.dtype != want.io_dtype:
+                found.append(Mismatch(f"{kind} {tensor.name} dtype", want.io_dtype, tensor.dtype))
+    activation = layer.data
+    if activation.dtype != want.activation_dtype:
+        found.append(Mismatch("activation_dtype", want.activation_dtype, activation.dtype))
+    weights = layer.weights
+    if weights.dtype != want.weight_dtype:
+        found.append(Mismatch("weight_dtype", want.weight_dtype, weights.dtype))
+    if weights.granularity != want.weight_granularity:
+        found.append(Mismatch("weight_granularity", want.weight_granularity, weights.granularity))
+    elif weights.granularity == "per-channel" and weights.quantized_dimension != 0:
+        found.append(Mismatch("weight quantized_dimension", "0", str(weights.quantized_dimension)))
+    for key in want.metadata_keys:
+        if key not in inspection.metadata:
+            found.append(Mismatch(f"metadata {key!r}", "present", "absent"))
+    return found
+
+
+def explain_mismatches(cell: Cell, found: list[Mismatch], weight_count: int) -> str:
+    text = "; ".join(map(str, found))
+    if any(m.attribute == "weight_dtype" and m.observed == "FLOAT32" for m in found):
+        text += (
+            f". The {cell.recipe.name} recipe did not apply: the converter left the "
+            f"{weight_count}-element weights FLOAT32"
+        )
+        if cell.recipe.name == "dynamic_int8" and weight_count < 1024:
+            text += " (dynamic-range quantization skips constants under 1024 elements)"
+    return text
