@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from pytest_litert import toolchain
-from pytest_litert.build.artifact import CellArtifact
 from pytest_litert.judge.verdict import Verdict, failed
+from pytest_litert.matrix.cells import Cell
+from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.report.record import record_of
 from pytest_litert.session import Runner, Settings
-from pytest_litert.spec.cells import Cell
 
 
 def record_cell(runner: Runner, cell: Cell) -> dict[str, Any]:

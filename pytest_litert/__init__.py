@@ -13,16 +13,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers
-    from pytest_litert.build.convert import ConversionError, MissingDependencyError
+    from pytest_litert.convert.converter import ConversionError, MissingDependencyError
     from pytest_litert.judge.checks import Check
     from pytest_litert.judge.verdict import Status, Verdict
+    from pytest_litert.matrix.cells import Cell, make_cell, select_cells
+    from pytest_litert.matrix.ops import OPS, LayerShape
+    from pytest_litert.matrix.recipes import RECIPES
     from pytest_litert.model.flatbuffer import ModelFormatError
     from pytest_litert.plugin import assert_verdict
     from pytest_litert.report.record import BaselineError
     from pytest_litert.session import TargetUnavailable
-    from pytest_litert.spec.cells import Cell, make_cell, select_cells
-    from pytest_litert.spec.ops import OPS, LayerShape
-    from pytest_litert.spec.recipes import RECIPES
     from pytest_litert.usermodel import ModelMismatchError, check
 
 __version__ = "0.1.0"
@@ -34,14 +34,14 @@ _PUBLIC = {
     "Verdict": "pytest_litert.judge.verdict",
     "Status": "pytest_litert.judge.verdict",
     "Check": "pytest_litert.judge.checks",
-    "Cell": "pytest_litert.spec.cells",
-    "make_cell": "pytest_litert.spec.cells",
-    "select_cells": "pytest_litert.spec.cells",
-    "LayerShape": "pytest_litert.spec.ops",
-    "OPS": "pytest_litert.spec.ops",
-    "RECIPES": "pytest_litert.spec.recipes",
-    "ConversionError": "pytest_litert.build.convert",
-    "MissingDependencyError": "pytest_litert.build.convert",
+    "Cell": "pytest_litert.matrix.cells",
+    "make_cell": "pytest_litert.matrix.cells",
+    "select_cells": "pytest_litert.matrix.cells",
+    "LayerShape": "pytest_litert.matrix.ops",
+    "OPS": "pytest_litert.matrix.ops",
+    "RECIPES": "pytest_litert.matrix.recipes",
+    "ConversionError": "pytest_litert.convert.converter",
+    "MissingDependencyError": "pytest_litert.convert.converter",
     "ModelFormatError": "pytest_litert.model.flatbuffer",
     "TargetUnavailable": "pytest_litert.session",
     "BaselineError": "pytest_litert.report.record",

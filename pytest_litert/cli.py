@@ -20,13 +20,13 @@ from pathlib import Path
 from pytest_litert import toolchain
 from pytest_litert.faults import inject
 from pytest_litert.judge.verdict import Status, Verdict
+from pytest_litert.matrix.ops import OPS
+from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.report import coverage, export, rundiff
 from pytest_litert.report.record import record_of, run_document
 from pytest_litert.report.table import CellSummary, counts, render_table
 from pytest_litert.run.qemu import emulator
 from pytest_litert.session import TARGETS, Runner, Settings, TargetUnavailable
-from pytest_litert.spec.ops import OPS
-from pytest_litert.spec.recipes import RECIPES
 
 
 class _Refused(Exception):

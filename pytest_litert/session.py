@@ -9,17 +9,18 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pytest_litert.build.artifact import CellArtifact, build_artifact
-from pytest_litert.build.cache import ConversionCache
-from pytest_litert.build.convert import ConversionError, MissingDependencyError
+from pytest_litert.convert.artifact import build_artifact
+from pytest_litert.convert.cache import ConversionCache
+from pytest_litert.convert.converter import ConversionError, MissingDependencyError
 from pytest_litert.judge import verdict as judging
 from pytest_litert.judge.verdict import Verdict, failed, skipped
+from pytest_litert.matrix.cells import Cell, select_cells
+from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.run import sme2
 from pytest_litert.run.lanes import run_cell
 from pytest_litert.run.qemu import emulator
 from pytest_litert.run.qemu.target import SVL_BYTES, QemuTarget
 from pytest_litert.run.targets import InProcessTarget, Target, host_target
-from pytest_litert.spec.cells import Cell, select_cells
 
 TARGETS = ("host", "inprocess", "qemu-sme2", "qemu-nosme")
 

@@ -13,16 +13,17 @@ from typing import Any
 
 import numpy as np
 
-from pytest_litert.build.artifact import INPUT_DRAWS, CellArtifact
-from pytest_litert.build.keras_models import Arrays, LayerWeights, import_keras, keras_outputs
+from pytest_litert.convert.artifact import INPUT_DRAWS
+from pytest_litert.convert.keras_models import import_keras, keras_outputs
 from pytest_litert.judge.verdict import Verdict
+from pytest_litert.matrix.cells import Cell, make_cell
+from pytest_litert.matrix.ops import OPS, LayerShape
+from pytest_litert.matrix.recipes import RECIPES
+from pytest_litert.model.artifact import Arrays, CellArtifact, LayerWeights
 from pytest_litert.model.flatbuffer import ModelFormatError, ModelInspection, inspect_model
 from pytest_litert.model.quantization import dequantize_inputs, quantize_inputs
 from pytest_litert.run.targets import Target, host_target
 from pytest_litert.session import evaluate_cell
-from pytest_litert.spec.cells import Cell, make_cell
-from pytest_litert.spec.ops import OPS, LayerShape
-from pytest_litert.spec.recipes import RECIPES
 
 SUPPORTED = ("FULLY_CONNECTED", "BATCH_MATMUL", "CONV_2D", "TRANSPOSE_CONV")
 

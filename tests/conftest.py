@@ -12,7 +12,7 @@ def _tensorflow_outside_pytester(request: pytest.FixtureRequest) -> None:
     """In-process pytester runs restore sys.modules afterwards; TensorFlow imported inside one
     would be dropped and re-imported by the next, which aborts the process. Import it first."""
     if "pytester" in request.fixturenames or "matrix_test" in request.fixturenames:
-        from pytest_litert.build.keras_models import import_keras
+        from pytest_litert.convert.keras_models import import_keras
 
         import_keras()
         import tensorflow  # noqa: F401

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from pytest_litert.build import convert
-from pytest_litert.build.keras_models import Arrays
+from pytest_litert.convert import converter
+from pytest_litert.model.artifact import Arrays
 from pytest_litert.model.flatbuffer import ModelFormatError, inspect_model
 from pytest_litert.session import Runner, Settings
 
@@ -24,7 +24,7 @@ def test_converter_error_fails_the_cell_with_its_message(monkeypatch: pytest.Mon
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
 
-    monkeypatch.setitem(convert._RECIPES, "fp32", int8_only_without_calibration)
+    monkeypatch.setitem(converter._RECIPES, "fp32", int8_only_without_calibration)
     runner = _runner("fully_connected", "fp32")
     verdict = runner.evaluate_cell(runner.settings.cells()[0])
     assert verdict.status == "fail"

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from pytest_litert.cli import main as cli_main
+from pytest_litert.matrix.cells import select_cells
+from pytest_litert.matrix.ops import OPS
 from pytest_litert.model.layer import main_layer
 from pytest_litert.report import baseline
 from pytest_litert.report import record as records_module
@@ -18,8 +20,6 @@ from pytest_litert.report.baseline import BaselineError, check_baseline, compare
 from pytest_litert.report.record import record_of
 from pytest_litert.report.rundiff import diff_runs
 from pytest_litert.session import Runner, Settings
-from pytest_litert.spec.cells import select_cells
-from pytest_litert.spec.ops import OPS
 
 CELLS = ("fully_connected-fp16", "fully_connected-static_int8", "batch_matmul-static_int8")
 

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_litert.build.artifact import CellArtifact, build_artifact
-from pytest_litert.build.cache import CacheWarning, ConversionCache, cache_key
-from pytest_litert.spec.cells import Cell, make_cell
-from pytest_litert.spec.ops import OPS
-from pytest_litert.spec.recipes import RECIPES
+from pytest_litert.convert.artifact import build_artifact
+from pytest_litert.convert.cache import CacheWarning, ConversionCache, cache_key
+from pytest_litert.matrix.cells import Cell, make_cell
+from pytest_litert.matrix.ops import OPS
+from pytest_litert.matrix.recipes import RECIPES
+from pytest_litert.model.artifact import CellArtifact
 
 CELL = make_cell(OPS["fully_connected"], RECIPES["static_int8"])
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_litert.spec.cells import all_cells
-from pytest_litert.spec.ops import OPS
-from pytest_litert.spec.recipes import RECIPES
+from pytest_litert.matrix.cells import all_cells
+from pytest_litert.matrix.ops import OPS
+from pytest_litert.matrix.recipes import RECIPES
 
 
 def test_every_op_recipe_pair_is_a_cell() -> None:

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
 
-from pytest_litert.build.artifact import CellArtifact
-from pytest_litert.build.convert import MissingDependencyError
+from pytest_litert.convert.converter import MissingDependencyError
 from pytest_litert.faults.mutations import BIAS_FRACTION, MANTISSA_BIT, MUTATION_KINDS, Mutant, mutants, roundtrip
+from pytest_litert.matrix.cells import Cell, select_cells
+from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.model.flatbuffer import ModelInspection, TensorInfo, inspect_model
 from pytest_litert.model.layer import MainLayer, main_layer
 from pytest_litert.run.targets import InProcessTarget
 from pytest_litert.session import Runner, Settings
-from pytest_litert.spec.cells import Cell, select_cells
 
 CELLS = (
     "fully_connected-fp32", "fully_connected-fp16", "fully_connected-dynamic_int8",

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pytest_litert.matrix.cells import make_cell
+from pytest_litert.matrix.ops import OPS, LayerShape
+from pytest_litert.matrix.recipes import RECIPES
+from pytest_litert.matrix.strategies import styled_array
 from pytest_litert.plugin.properties import PropertyHarness
 from pytest_litert.session import Runner, Settings
-from pytest_litert.spec.cells import make_cell
-from pytest_litert.spec.ops import OPS, LayerShape
-from pytest_litert.spec.recipes import RECIPES
-from pytest_litert.spec.strategies import styled_array
 
 
 @pytest.fixture(scope="module")

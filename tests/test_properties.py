@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from pytest_litert.spec.ops import OPS
-from pytest_litert.spec.strategies import dimensions, input_arrays, layer_shapes
+from pytest_litert.matrix.ops import OPS
+from pytest_litert.matrix.strategies import dimensions, input_arrays, layer_shapes
 
 BROKEN_TARGET = '''
 """Test double: the host target with XNNPACK's output corrupted (a bug we cannot cause)."""
@@ -49,7 +49,7 @@ def factory():
 RECORDING_PROPERTY = '''
 import json
 from hypothesis import given, strategies as st
-from pytest_litert.spec.strategies import layer_shapes
+from pytest_litert.matrix.strategies import layer_shapes
 
 
 @given(data=st.data())

@@ -25,15 +25,15 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def fc_model() -> tuple[bytes, dict[str, np.ndarray]]:
     """A float32 FULLY_CONNECTED model (8x64 @ 64x64) and one input batch."""
-    from pytest_litert.build import convert, keras_models
-    from pytest_litert.spec.ops import OPS
+    from pytest_litert.convert import converter, keras_models
+    from pytest_litert.matrix.ops import OPS
 
     op = OPS["fully_connected"]
     rng = np.random.default_rng(7)
     weights = keras_models.random_weights(op, op.default_shape, rng)
     model = keras_models.build_model(op, op.default_shape, weights)
     inputs = keras_models.random_inputs(op, op.default_shape, rng)
-    return convert.convert(model, "fp32", [inputs]), inputs
+    return converter.convert(model, "fp32", [inputs]), inputs
 
 
 @pytest.fixture(scope="module")

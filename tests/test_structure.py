@@ -6,20 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from pytest_litert.build.artifact import build_artifact
+from pytest_litert.convert.artifact import build_artifact
 from pytest_litert.judge.structure import structural_mismatches
-from pytest_litert.spec.cells import make_cell
-from pytest_litert.spec.ops import OPS, LayerShape
-from pytest_litert.spec.recipes import RECIPES
+from pytest_litert.matrix.cells import make_cell
+from pytest_litert.matrix.ops import OPS, LayerShape
+from pytest_litert.matrix.recipes import RECIPES
 
 
 def test_small_dense_under_dynamic_int8_fails_with_the_reason(pytester: pytest.Pytester, shared_cache: Path) -> None:
     pytester.makepyfile(
         """
-        from pytest_litert.spec.cells import make_cell
-        from pytest_litert.spec.ops import OPS, LayerShape
+        from pytest_litert.matrix.cells import make_cell
+        from pytest_litert.matrix.ops import OPS, LayerShape
         from pytest_litert.plugin import assert_verdict
-        from pytest_litert.spec.recipes import RECIPES
+        from pytest_litert.matrix.recipes import RECIPES
 
         def test_small_layer(litert_runner):
             # 16 x 16 = 256 weights: under the converter's 1024-element threshold

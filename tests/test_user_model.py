@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 
 import pytest_litert
-from pytest_litert.build.artifact import build_artifact
+from pytest_litert.convert.artifact import build_artifact
 from pytest_litert.judge import numpy_reference
+from pytest_litert.matrix.cells import make_cell
+from pytest_litert.matrix.ops import OPS
+from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.model.layer import main_layer
 from pytest_litert.model.quantization import input_tensors
-from pytest_litert.spec.cells import make_cell
-from pytest_litert.spec.ops import OPS
-from pytest_litert.spec.recipes import RECIPES
 from pytest_litert.usermodel import ModelMismatchError
 
 SEED_SCRIPT = Path(__file__).with_name("data") / "seed_script.py"
@@ -89,7 +89,7 @@ def test_nan_output_says_where(seed_models: Path) -> None:
 
 
 def _first_weight(seed_models: Path) -> float:
-    from pytest_litert.build.keras_models import import_keras
+    from pytest_litert.convert.keras_models import import_keras
 
     model = import_keras().models.load_model(seed_models / "fc.keras", compile=False)
     return float(model.layers[-1].get_weights()[0][0, 0])

@@ -7,11 +7,11 @@ import sys
 import numpy as np
 import pytest
 
-from pytest_litert.build.artifact import build_artifact
+from pytest_litert.convert.artifact import build_artifact
+from pytest_litert.matrix.cells import make_cell
+from pytest_litert.matrix.ops import OPS
+from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.run.targets import InProcessTarget, TargetCrash, TargetError, WorkerTarget, host_target
-from pytest_litert.spec.cells import make_cell
-from pytest_litert.spec.ops import OPS
-from pytest_litert.spec.recipes import RECIPES
 
 
 @pytest.fixture(scope="module")

@@ -22,13 +22,13 @@ import sys
 import time
 from collections import Counter
 
-from pytest_litert.build.artifact import CellArtifact
 from pytest_litert.faults.mutations import MUTATION_KINDS, Mutant, mutants
 from pytest_litert.judge.verdict import Status, Verdict
+from pytest_litert.matrix.cells import Cell, all_cells
+from pytest_litert.matrix.recipes import RECIPES
+from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.run.targets import Target
 from pytest_litert.session import Runner, Settings, evaluate_cell, make_target
-from pytest_litert.spec.cells import Cell, all_cells
-from pytest_litert.spec.recipes import RECIPES
 
 
 @dataclasses.dataclass(frozen=True)

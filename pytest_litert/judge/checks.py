@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from pytest_litert.judge.tolerance import Bound
-from pytest_litert.spec.cells import Cell, not_delegated_reason
+from pytest_litert.matrix.cells import Cell, not_delegated_reason
 
 
 @dataclasses.dataclass(frozen=True)

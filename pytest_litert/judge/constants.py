@@ -6,10 +6,10 @@ import numpy as np
 
 from pytest_litert.judge import tolerance
 from pytest_litert.judge.checks import Check
+from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.flatbuffer import ModelInspection, TensorInfo
 from pytest_litert.model.layer import MainLayer
 from pytest_litert.model.quantization import dequantize_constant, to_keras_layout
-from pytest_litert.spec.cells import Cell
 
 
 def constants_check(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, kernel: np.ndarray | None,

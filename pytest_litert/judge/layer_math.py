@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pytest_litert.spec.ops import LayerShape, OpSpec
+from pytest_litert.matrix.ops import LayerShape, OpSpec
 
 
 def apply(op: OpSpec, shape: LayerShape, x: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -25,10 +25,10 @@ import numpy as np
 
 from pytest_litert.judge import tolerance
 from pytest_litert.judge.layer_math import apply
+from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.flatbuffer import ModelInspection, TensorInfo
 from pytest_litert.model.layer import MainLayer
 from pytest_litert.model.quantization import dequantize_constant, to_keras_layout
-from pytest_litert.spec.cells import Cell
 
 _CLAMPS = {"NONE": (-np.inf, np.inf), "RELU": (0.0, np.inf), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.flatbuffer import ModelInspection
 from pytest_litert.model.layer import MainLayer
-from pytest_litert.spec.cells import Cell
 
 
 @dataclasses.dataclass(frozen=True)

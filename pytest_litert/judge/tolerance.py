@@ -16,8 +16,8 @@ import dataclasses
 import numpy as np
 
 from pytest_litert.judge.layer_math import apply
+from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.flatbuffer import TensorInfo
-from pytest_litert.spec.cells import Cell
 
 U32 = 2.0**-24
 U16 = 2.0**-11

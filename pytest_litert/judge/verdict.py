@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from pytest_litert.build.artifact import CellArtifact
 from pytest_litert.judge import numpy_reference, tolerance
 from pytest_litert.judge.checks import (
     Check,
@@ -25,11 +24,12 @@ from pytest_litert.judge.checks import (
 )
 from pytest_litert.judge.constants import constants_check
 from pytest_litert.judge.structure import Mismatch, explain_mismatches, structural_mismatches
+from pytest_litert.matrix.cells import Cell, Finding
+from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.model.flatbuffer import ModelInspection
 from pytest_litert.model.layer import MainLayer
 from pytest_litert.model.quantization import dequantize_output, input_tensors
 from pytest_litert.run.lanes import CellRun
-from pytest_litert.spec.cells import Cell, Finding
 
 
 class Status(enum.StrEnum):
@@ -84,7 +84,7 @@ def skipped(cell: Cell, reason: str) -> Verdict:
 
 def active_findings(cell: Cell, *, require_sme2_kernels: bool) -> tuple[Finding, ...]:
     """The cell's findings that hold at its shape. Under `require_sme2_kernels` a missing SME2
-    kernel is a failure even where spec/cells.py records it as a known finding."""
+    kernel is a failure even where matrix/cells.py records it as a known finding."""
     return tuple(f for f in cell.findings if f.applies(cell.shape)
                  and not (require_sme2_kernels and f.attribute == "sme2 kernel"))
 
@@ -99,7 +99,7 @@ def unproduced(cell: Cell, inspection: ModelInspection, layer: MainLayer | None)
         structure = _structure_check(cell, found)
         return Verdict(cell.id, Status.NOT_PRODUCED, (structure,),
                        f"not produced by this toolchain: {cell.not_produced} ({structure.message})")
-    check = Check("structure", False, "the toolchain now produces this cell; update spec/cells.py")
+    check = Check("structure", False, "the toolchain now produces this cell; update matrix/cells.py")
     return Verdict(cell.id, Status.FAIL, (check,), check.message)
 
 

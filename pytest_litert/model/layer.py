@@ -1,7 +1,7 @@
 """The layer under test as the file holds it: found once per model and handed to every stage.
 
 Which input of an operator is data, weights or bias is a property of the operator (TRANSPOSE_CONV
-takes output_shape, weights, data, bias), so it is read from the table spec/ops.py keeps per op code;
+takes output_shape, weights, data, bias), so it is read from the table matrix/ops.py keeps per op code;
 weights and bias are followed through DEQUANTIZE to the stored constants (fp16 weights hide
 behind one). Structure checks, bounds, the NumPy reference, the constants check, records and
 mutations all take this view instead of re-deriving tensor positions.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from pytest_litert.matrix.ops import INPUT_POSITIONS
 from pytest_litert.model.flatbuffer import ModelInspection, OperatorInfo, TensorInfo
-from pytest_litert.spec.ops import INPUT_POSITIONS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from pytest_litert.model.artifact import Arrays
 from pytest_litert.model.flatbuffer import ModelInspection, TensorInfo
 
-Arrays = dict[str, np.ndarray]
 INTEGER_DTYPES = ("INT8", "INT16")
 
 

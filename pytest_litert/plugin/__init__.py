@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from pytest_litert import toolchain
-from pytest_litert.build.artifact import CellArtifact
 from pytest_litert.judge.verdict import Status, Verdict
+from pytest_litert.matrix.cells import Cell
+from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.model.flatbuffer import ModelInspection
 from pytest_litert.plugin.profiles import load_default_profile
 from pytest_litert.plugin.properties import PropertyHarness
 from pytest_litert.plugin.recording import RecordingOptions, RunRecorder, parse_tolerance
 from pytest_litert.report.table import CellSummary, counts, render_table
 from pytest_litert.session import TARGETS, Runner, Settings, TargetUnavailable
-from pytest_litert.spec.cells import Cell
 from pytest_litert.usermodel import ModelMismatchError, check
 
 settings_key = pytest.StashKey[Settings]()

@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 
-from pytest_litert.build.artifact import CellArtifact
-from pytest_litert.build.keras_models import build_model, keras_outputs
+from pytest_litert.convert.keras_models import build_model, keras_outputs
 from pytest_litert.judge.verdict import Status, Verdict
+from pytest_litert.matrix.cells import Cell
+from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.model.quantization import dequantize_inputs, quantize_inputs
 from pytest_litert.run.worker import pack_arrays
 from pytest_litert.session import Runner
-from pytest_litert.spec.cells import Cell
 
 _KERAS_MODELS_KEPT = 32
 _REPRO = '''"""Reproduce a pytest-litert property failure without pytest: python repro.py"""

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from pytest_litert import toolchain
-from pytest_litert.build.artifact import CellArtifact
 from pytest_litert.judge.verdict import Verdict
+from pytest_litert.matrix.cells import Cell, all_cells
+from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.report import baseline
 from pytest_litert.report.record import BaselineError, record_of, stored_part
-from pytest_litert.spec.cells import Cell, all_cells
 
 RECORD_PROPERTY = "litert_record"
 comparison_key = pytest.StashKey[baseline.Comparison]()

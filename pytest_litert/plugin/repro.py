@@ -10,14 +10,13 @@ import json
 import sys
 from pathlib import Path
 
-from pytest_litert.build.artifact import CellArtifact
-from pytest_litert.build.keras_models import LayerWeights
 from pytest_litert.judge.verdict import Status
+from pytest_litert.matrix.cells import Cell, make_cell
+from pytest_litert.matrix.ops import OPS, LayerShape
+from pytest_litert.matrix.recipes import RECIPES
+from pytest_litert.model.artifact import CellArtifact, LayerWeights
 from pytest_litert.run.worker import unpack_arrays
 from pytest_litert.session import evaluate_cell, make_target
-from pytest_litert.spec.cells import Cell, make_cell
-from pytest_litert.spec.ops import OPS, LayerShape
-from pytest_litert.spec.recipes import RECIPES
 
 
 def load(bundle: Path) -> tuple[Cell, CellArtifact, dict[str, object]]:

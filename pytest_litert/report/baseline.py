@@ -14,11 +14,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_litert.matrix.ops import OPS
 from pytest_litert.report.record import UPDATE_HINT, BaselineError, load_record, write_record
-from pytest_litert.spec.ops import OPS
 
 if TYPE_CHECKING:
-    from pytest_litert.spec.cells import Cell
+    from pytest_litert.matrix.cells import Cell
 
 # File size moves with tensor names and metadata padding (TF 2.19 -> 2.20: up to 72 bytes, no model change);
 # a change within the larger of these is a note, beyond it a structural failure. Constant bytes are exact.

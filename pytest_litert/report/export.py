@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from pytest_litert.judge.verdict import Verdict
+from pytest_litert.matrix.cells import Cell, make_cell
+from pytest_litert.matrix.ops import OPS
+from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.report.record import record_of, run_document
 from pytest_litert.session import Runner, Settings
-from pytest_litert.spec.cells import Cell, make_cell
-from pytest_litert.spec.ops import OPS
-from pytest_litert.spec.recipes import RECIPES
 
 # The seed document's own models: FC 100x640 -> 1280, under the seed's file names.
 SEED_SHAPE = dataclasses.replace(OPS["fully_connected"].default_shape, m=100, k=640, n=1280)

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from pytest_litert.build.artifact import CellArtifact
+from pytest_litert.matrix.cells import Cell
+from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.run.targets import Target, TargetCrash, TargetError
-from pytest_litert.spec.cells import Cell
 
 
 @dataclasses.dataclass(frozen=True)

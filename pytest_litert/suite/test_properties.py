@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_litert.matrix.cells import Cell
+from pytest_litert.matrix.strategies import input_arrays, layer_shapes, weight_styles
 from pytest_litert.plugin.properties import PropertyHarness
-from pytest_litert.spec.cells import Cell
-from pytest_litert.spec.strategies import input_arrays, layer_shapes, weight_styles
 
 
 def _property(cell: Cell, harness: PropertyHarness, data: st.DataObject, svl: int | None = None) -> None:

@@ -14,7 +14,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from pytest_litert.spec.ops import OPS, LayerShape, OpSpec, Padding
+from pytest_litert.matrix.ops import OPS, LayerShape, OpSpec, Padding
 
 TILE_EDGES = (1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129)
 WEIGHT_STYLES = ("uniform", "one-sign-channels", "mixed-scales")

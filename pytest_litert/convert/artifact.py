@@ -9,54 +9,26 @@ caller's business, not the model's, and is kept out of the error being judged.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-
 import numpy as np
 
-from pytest_litert.model.flatbuffer import ModelInspection, inspect_model
-from pytest_litert.model.layer import MainLayer, main_layer
+from pytest_litert.convert.keras_models import (
+    build_model,
+    keras_outputs,
+    random_inputs,
+    random_weights,
+)
+from pytest_litert.matrix.cells import Cell
+from pytest_litert.model.artifact import CellArtifact
+from pytest_litert.model.flatbuffer import inspect_model
 from pytest_litert.model.quantization import dequantize_inputs, quantize_inputs
-from pytest_litert.build.keras_models import Arrays, LayerWeights, build_model, keras_outputs, random_inputs, random_weights
-from pytest_litert.spec.cells import Cell
-from pytest_litert.spec.ops import OpSpec
 
 CALIBRATION_SAMPLES = 32
 INPUT_DRAWS = 3
 
 
-@dataclasses.dataclass(frozen=True)
-class CellArtifact:
-    """A converted cell and its float reference on `INPUT_DRAWS` seeded input draws."""
-
-    model: bytes
-    weights: LayerWeights
-    model_inputs: list[Arrays]
-    float_inputs: list[Arrays]
-    reference_outputs: list[np.ndarray]
-    # Canonical input name ("x", "y") -> the model's signature input name, where they differ
-    # (a user's model: `pytest_litert.check`). Arrays here are keyed canonically.
-    signature_names: dict[str, str] = dataclasses.field(default_factory=dict)
-
-    def signature_inputs(self, inputs: Arrays) -> Arrays:
-        return {self.signature_names.get(name, name): value for name, value in inputs.items()}
-
-    @functools.cached_property
-    def inspection(self) -> ModelInspection:
-        """The parsed model, once per artifact (a mutated copy is a new artifact)."""
-        return inspect_model(self.model)
-
-    def layer(self, op: OpSpec) -> MainLayer | None:
-        """The main layer of the model, found once per artifact."""
-        found: dict[str, MainLayer | None] = self.__dict__.setdefault("_layers", {})
-        if op.op_code not in found:
-            found[op.op_code] = main_layer(self.inspection, op.op_code)
-        return found[op.op_code]
-
-
 def build_artifact(cell: Cell, seed: int) -> CellArtifact:
     """Build, convert and run the Keras reference; raises convert.ConversionError."""
-    from pytest_litert.build.convert import convert
+    from pytest_litert.convert.converter import convert
 
     rng = np.random.default_rng([seed, _stable_hash(cell.id)])
     weights = random_weights(cell.op, cell.shape, rng, cell.weight_style)

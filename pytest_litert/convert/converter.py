@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from pytest_litert.build.keras_models import Arrays, import_keras
+from pytest_litert.convert.keras_models import import_keras
+from pytest_litert.model.artifact import Arrays
 
 
 class ConversionError(RuntimeError):

@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 
-from pytest_litert.spec.ops import OPS, LayerShape, OpSpec
-from pytest_litert.spec.recipes import RECIPES, RecipeSpec
+from pytest_litert.matrix.ops import OPS, LayerShape, OpSpec
+from pytest_litert.matrix.recipes import RECIPES, RecipeSpec
 
 
 @dataclasses.dataclass(frozen=True)

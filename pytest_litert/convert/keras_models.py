@@ -1,28 +1,18 @@
 """Build the single-layer Keras model of a cell and compute its float reference.
 
-TensorFlow is imported here and in convert.py only, and lazily, so that a fully cached
+TensorFlow is imported here and in converter.py only, and lazily, so that a fully cached
 run and the emulated target never pay for it (~3 s, ~660 MB).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
 import numpy as np
 
-from pytest_litert.spec.ops import LayerShape, OpSpec
-
-Arrays = dict[str, np.ndarray]
-
-
-@dataclasses.dataclass(frozen=True)
-class LayerWeights:
-    """Weights in Keras layout. `kernel` is None for the two-input BATCH_MATMUL."""
-
-    kernel: np.ndarray | None
-    bias: np.ndarray | None
+from pytest_litert.matrix.ops import LayerShape, OpSpec
+from pytest_litert.model.artifact import Arrays, LayerWeights
 
 
 def import_keras() -> Any:

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_litert.build.artifact import CellArtifact
+from pytest_litert.matrix.cells import Cell
+from pytest_litert.model.artifact import CellArtifact, LayerWeights
 from pytest_litert.model.flatbuffer import ModelFormatError, inspect_model
-from pytest_litert.build.keras_models import LayerWeights
-from pytest_litert.spec.cells import Cell
 from pytest_litert.toolchain import versions
 
 FORMAT = 1
