@@ -21,7 +21,7 @@ from pytest_litert import toolchain
 from pytest_litert.judge.verdict import Verdict, failed
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.artifact import CellArtifact
-from pytest_litert.report.record import record_of
+from pytest_litert.report.record import record_of, run_document
 from pytest_litert.session import Runner, Settings
 
 
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {cell.id}: {records[-1]['status']} {records[-1]['error']}".rstrip(), flush=True)
     finally:
         runner.close()
-    document = {"toolchain": toolchain.versions(), "seed": settings.seed, "cells": records}
+    document = run_document(records, settings.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {len(records)} records to {args.out} in {time.perf_counter() - started:.1f} s "

@@ -16,12 +16,11 @@ from typing import Any
 
 import pytest
 
-from pytest_litert import toolchain
 from pytest_litert.judge.verdict import Verdict
 from pytest_litert.matrix.cells import Cell, all_cells
 from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.report import baseline
-from pytest_litert.report.record import BaselineError, record_of, stored_part
+from pytest_litert.report.record import BaselineError, record_of, run_document, stored_part
 
 RECORD_PROPERTY = "litert_record"
 comparison_key = pytest.StashKey[baseline.Comparison]()
@@ -86,8 +85,7 @@ class RunRecorder:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.options.report_json is None or hasattr(session.config, "workerinput"):
             return  # under xdist only the controller writes the report
-        document = {"toolchain": toolchain.versions(), "seed": self.options.seed,
-                    "cells": list(self.records.values())}
+        document = run_document(list(self.records.values()), self.options.seed)
         self.options.report_json.parent.mkdir(parents=True, exist_ok=True)
         self.options.report_json.write_text(json.dumps(document, indent=1, sort_keys=True, default=str) + "\n")
 
