@@ -10,8 +10,9 @@ Modelled, per what LiteRT's reference kernels do (measured: agreement to ~1e-7):
   zero point, fused activation clamp, saturation. Must agree within 1 output step.
 - dynamic int8 / int4: weights dequantized from the file; inputs quantized at run time to
   int8 per row (FULLY_CONNECTED, BATCH_MATMUL: asymmetric if the op's
-  asymmetric_quantize_inputs is set, else symmetric) or per image (CONV_2D,
-  TRANSPOSE_CONV: asymmetric), with each kernel's own float32 or double arithmetic so
+  asymmetric_quantize_inputs is set, else symmetric) or per image (CONV_2D: asymmetric
+  with per-channel weights, symmetric with a single scale; TRANSPOSE_CONV: asymmetric),
+  with each kernel's own float32 or double arithmetic so
   rounding ties match, then float arithmetic.
 - fp32 / fp16: the file's weights (fp16 ones widened) in float64.
 """
@@ -85,7 +86,7 @@ def _float(cell: Cell, inspection: ModelInspection, layer: MainLayer,
 
 def _dynamic(cell: Cell, inspection: ModelInspection, layer: MainLayer, x: np.ndarray) -> NumpyOutput:
     rows = (-1,) if cell.op.op_code in ("FULLY_CONNECTED", "BATCH_MATMUL") else tuple(range(1, x.ndim))
-    asymmetric = layer.operator.asymmetric_inputs or cell.op.op_code in ("CONV_2D", "TRANSPOSE_CONV")
+    asymmetric = layer.operator.asymmetric_inputs or _asymmetric_by_kernel(cell.op.op_code, layer.weights)
     x_deq, ties = _quantize_rows(x, rows, asymmetric=asymmetric, double=cell.op.op_code == "BATCH_MATMUL")
     w = to_keras_layout(cell.op.op_code, dequantize_constant(inspection, layer.weights))
     bias = _bias(inspection, layer)
@@ -97,6 +98,18 @@ def _dynamic(cell: Cell, inspection: ModelInspection, layer: MainLayer, x: np.nd
         bound = dataclasses.replace(bound, elementwise=bound.elementwise + flips,
                                     formula=bound.formula + " + one activation step per input on a rounding tie")
     return NumpyOutput(value, None, bound)
+
+
+def _asymmetric_by_kernel(op_code: str, weights: TensorInfo) -> bool:
+    """Whether the reference kernel quantizes the inputs asymmetrically whatever the op's
+    options say. CONV_2D (conv.cc): only its per-channel hybrid path (EvalHybridPerChannel,
+    AsymmetricQuantizeFloats per batch) does, and Prepare takes that path only when the filter
+    has more than one scale and they are not all equal; else EvalHybrid quantizes each batch
+    symmetrically (SymmetricQuantizeFloats). TRANSPOSE_CONV: asymmetric (measured, also with
+    one scale)."""
+    if op_code == "TRANSPOSE_CONV":
+        return True
+    return op_code == "CONV_2D" and len(set(weights.scales)) > 1
 
 
 def _quantize_rows(x: np.ndarray, axes: tuple[int, ...], *, asymmetric: bool,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 
 from pytest_litert.matrix.cells import Cell
-from pytest_litert.model.flatbuffer import ModelInspection
+from pytest_litert.model.flatbuffer import ModelInspection, TensorInfo
 from pytest_litert.model.layer import MainLayer
 
 
@@ -39,7 +39,7 @@ def structural_mismatches(cell: Cell, inspection: ModelInspection, layer: MainLa
     weights = layer.weights
     if weights.dtype != want.weight_dtype:
         found.append(Mismatch("weight_dtype", want.weight_dtype, weights.dtype))
-    if weights.granularity != want.weight_granularity:
+    if not same_granularity(weights, want.weight_granularity):
         found.append(Mismatch("weight_granularity", want.weight_granularity, weights.granularity))
     elif weights.granularity == "per-channel" and weights.quantized_dimension != 0:
         found.append(Mismatch("weight quantized_dimension", "0", str(weights.quantized_dimension)))
@@ -47,6 +47,15 @@ def structural_mismatches(cell: Cell, inspection: ModelInspection, layer: MainLa
         if key not in inspection.metadata:
             found.append(Mismatch(f"metadata {key!r}", "present", "absent"))
     return found
+
+
+def same_granularity(weights: TensorInfo, promised: str) -> bool:
+    """Granularity compared by meaning: one scale over a channel dimension of size 1 (a layer
+    with one output channel) is per-channel and per-tensor at once; the converter stores one."""
+    if weights.granularity == promised:
+        return True
+    one_channel = bool(weights.shape) and weights.shape[weights.quantized_dimension] == 1
+    return one_channel and {weights.granularity, promised} == {"per-tensor", "per-channel"}
 
 
 def explain_mismatches(cell: Cell, found: list[Mismatch], weight_count: int) -> str:

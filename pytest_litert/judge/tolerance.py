@@ -25,7 +25,18 @@ FP16_SUBNORMAL_HALF_STEP = 2.0**-25
 
 
 def gamma(n: int, unit: float) -> float:
+    """Higham's n*u/(1-n*u), defined only for n*u < 1 (float32: n < 2^24)."""
+    if n * unit >= 1.0:
+        raise ValueError(f"gamma({n}, {unit:g}) is undefined: n*u >= 1; use dot_error")
     return n * unit / (1.0 - n * unit)
+
+
+def dot_error(n: np.ndarray | float, unit: float) -> np.ndarray:
+    """Relative error factor of an n-term dot product in any evaluation order, for every n:
+    |fl(x.y) - x.y| <= n*u*|x|.|y| (Jeannerod & Rump, SIAM J. Matrix Anal. Appl. 34, 2013;
+    rounding to nearest, underflow accounted for apart). Unlike gamma it never divides by
+    1-n*u, so it holds for fp16 reductions past 1/u16 = 2048 terms."""
+    return np.asarray(n, np.float64) * unit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +80,9 @@ class LayerTerms:
 def float_bound(terms: LayerTerms, *, fp16_weights: bool, fp16_arithmetic: bool) -> Bound:
     """fp32 vs fp32: 2*gamma_{K+1}*M (both sides round). fp16 weights add u16*M plus a
     subnormal term; fp16 arithmetic (inputs, products and sums in fp16) adds
-    (u16 + gamma16_{K+1})*M and subnormal terms for inputs and partial sums."""
+    (u16 + n*u16)*M and subnormal terms for inputs and partial sums, where n counts per
+    output element only the products that meet the input (taps on SAME padding add exact
+    zeros) plus the bias."""
     k1 = terms.reduction + 1
     m = terms.magnitude
     bound = 2.0 * gamma(k1, U32) * m * (1.0 + U16) ** 2
@@ -80,9 +93,10 @@ def float_bound(terms: LayerTerms, *, fp16_weights: bool, fp16_arithmetic: bool)
         formula += " + u16*M + 2^-25*sum|x|"
         unit = ("ulp16", 2.0**-10)
     if fp16_arithmetic:
-        bound = bound + (U16 + gamma(k1, U16)) * m * (1.0 + U16) ** 2
-        bound = bound + FP16_SUBNORMAL_HALF_STEP * (terms.sum_abs_w + k1)
-        formula += " + (u16 + gamma16(K+1))*M + 2^-25*(sum|W| + K+1)"
+        rounding = terms.terms + 1.0  # products that can round, plus the bias
+        bound = bound + (U16 + dot_error(rounding, U16)) * m * (1.0 + U16) ** 2
+        bound = bound + FP16_SUBNORMAL_HALF_STEP * (terms.sum_abs_w + rounding)
+        formula += f" + (u16 + n*u16)*M + 2^-25*(sum|W| + n), n<={int(rounding.max())}"
         unit = ("ulp16", 2.0**-10)
     unit_size = np.maximum(unit[1] * m, np.finfo(np.float32).tiny)
     return Bound(bound, unit[0], unit_size, f"{formula}, M=|W|.|x|+|b|, K={terms.reduction}")

@@ -2,11 +2,15 @@
 
 Following hypothesis's API style: plural nouns, keyword-only bounds, InvalidArgument on bad
 bounds. Shapes lean towards the sizes where tiled kernels break: just around multiples of
-16, 32 and 64 (SME2 tiles are vector-length multiples), and tiny odd sizes.
+16, 32 and 64 (SME2 tiles are vector-length multiples), and tiny odd sizes; and towards the
+boundary families the thorough profile found oracle defects in (BOUNDARY_FAMILIES): one output
+channel, a 1x1 input under a larger kernel, reductions longer than 1/u16 = 2048 terms.
+BOUNDARY_EXAMPLES pins one shape of each family per operator, for explicit examples.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -19,6 +23,9 @@ from pytest_litert.matrix.ops import OPS, LayerShape, OpSpec, Padding
 TILE_EDGES = (1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129)
 WEIGHT_STYLES = ("uniform", "one-sign-channels", "mixed-scales")
 INPUT_STYLES = ("uniform", "int8-grid", "constant-rows", "zeros", "calibration-edge")
+ONE_CHANNEL, TINY_INPUT, LONG_REDUCTION = "n=1", "1x1 input, kernel larger", "reduction > 1/u16"
+BOUNDARY_FAMILIES = (ONE_CHANNEL, TINY_INPUT, LONG_REDUCTION)
+FP16_TERMS = 2048  # 1/u16: past it gamma16 is undefined
 
 
 def _check_bounds(name: str, low: int, high: int, *, least: int = 1) -> None:
@@ -66,7 +73,13 @@ def layer_shapes(op: str | OpSpec, *, min_weights: int = 1024, max_weights: int 
                                k=draw(dimensions(max_value=max_dim)), n=draw(dimensions(max_value=max_dim)))
         else:
             shape = draw(_convolution_shapes(spec, max_dim, max_kernel))
-        shape = _enough_weights(spec, shape, min_weights, max_dim)
+        family = draw(st.sampled_from((None,) * 5 + BOUNDARY_FAMILIES))  # 3 in 8 draws at a boundary
+        if family is not None:
+            shape = draw(_at_boundary(spec, shape, family, max_kernel))
+        if family != ONE_CHANNEL:
+            shape = _enough_weights(spec, shape, min_weights, max_dim)
+        else:
+            shape = _enough_inputs(spec, shape, min_weights)
         assume(not spec.constant_weights or min_weights <= spec.weight_count(shape) <= max_weights)
         try:
             spec.validate(shape)
@@ -94,13 +107,43 @@ def _convolution_shapes(spec: OpSpec, max_dim: int, max_kernel: int) -> st.Searc
     return draw_shape()
 
 
+def _at_boundary(spec: OpSpec, shape: LayerShape, family: str, max_kernel: int) -> st.SearchStrategy[LayerShape]:
+    """`shape` moved into a boundary family (unchanged where the family does not apply)."""
+
+    @st.composite
+    def draw_shape(draw: st.DrawFn) -> LayerShape:
+        if family == ONE_CHANNEL:
+            return dataclasses.replace(shape, n=1)
+        convolution = spec.name in ("conv2d", "transpose_conv")
+        if family == TINY_INPUT and convolution and max_kernel >= 2:
+            return dataclasses.replace(shape, height=1, width=1, kernel=draw(st.integers(2, max_kernel)),
+                                       stride=1, dilation=1, padding="same")
+        if family == LONG_REDUCTION:
+            terms = draw(st.integers(FP16_TERMS + 1, FP16_TERMS + 1024))
+            taps = 1 if spec.name in ("fully_connected", "conv2d_pointwise") or spec.name.startswith(
+                "batch_matmul") else shape.kernel * shape.kernel
+            return dataclasses.replace(shape, k=math.ceil(terms / taps), n=draw(st.integers(1, 8)),
+                                       batch=min(shape.batch, 2))
+        return shape
+
+    return draw_shape()
+
+
+def _enough_inputs(spec: OpSpec, shape: LayerShape, min_weights: int) -> LayerShape:
+    """With one output channel, grow the input channels until the layer has min_weights."""
+    if not spec.constant_weights or spec.weight_count(shape) >= min_weights:
+        return shape
+    per_input = spec.weight_count(dataclasses.replace(shape, k=1))
+    return dataclasses.replace(shape, k=max(shape.k, math.ceil(min_weights / per_input)))
+
+
 def _enough_weights(spec: OpSpec, shape: LayerShape, min_weights: int, max_dim: int) -> LayerShape:
     """Grow the output dimension until the layer has min_weights constants (if it can)."""
     if not spec.constant_weights or spec.weight_count(shape) >= min_weights:
         return shape
     per_output = spec.weight_count(shape) // shape.n
     n = min(max(shape.n, math.ceil(min_weights / per_output)), max(max_dim, shape.n) * 8)
-    return LayerShape(**{**shape.as_dict(), "n": n})  # type: ignore[arg-type]
+    return dataclasses.replace(shape, n=n)
 
 
 def weight_styles() -> st.SearchStrategy[str]:
@@ -139,3 +182,49 @@ def styled_array(rng: np.random.Generator, dims: tuple[int, ...], style: str) ->
         edge = rng.choice(np.array([-1.0, -0.999, 0.999, 1.0]), dims)
         return np.where(rng.random(dims) < 0.5, edge, rng.uniform(-1, 1, dims)).astype(np.float32)
     return rng.uniform(-1, 1, dims).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class BoundaryExample:
+    """An explicit example of the property tests: one pinned shape per operator of a boundary
+    family, drawn with seeded uniform weights and inputs. The six shapes the thorough profile
+    shrank its false positives to are among them, so every profile runs them."""
+
+    family: str
+    shapes: dict[str, LayerShape]
+
+    def shape_for(self, op: OpSpec) -> LayerShape | None:
+        """None where the family does not apply to the operator (a 1x1 FC input is no edge)."""
+        return self.shapes.get(op.name)
+
+    def inputs(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(len(self.family))
+        return {name: styled_array(rng, dims, "uniform") for name, dims in shapes.items()}
+
+
+def _same(height: int, width: int, k: int, n: int, kernel: int) -> LayerShape:
+    return LayerShape(height=height, width=width, k=k, n=n, kernel=kernel, stride=1, padding="same")
+
+
+BOUNDARY_EXAMPLES = (
+    BoundaryExample(ONE_CHANNEL, {
+        "fully_connected": LayerShape(m=8, k=1024, n=1),
+        "batch_matmul": LayerShape(batch=1, m=8, k=64, n=1),
+        "batch_matmul_const": LayerShape(batch=1, m=8, k=1024, n=1),
+        "conv2d_pointwise": LayerShape(height=4, width=4, k=1024, n=1),
+        "conv2d": _same(10, 9, 96, 1, 5),
+        "transpose_conv": _same(3, 3, 64, 1, 4),
+    }),
+    BoundaryExample(TINY_INPUT, {
+        "conv2d": _same(1, 1, 82, 1, 5),
+        "transpose_conv": _same(1, 1, 64, 1, 4),
+    }),
+    BoundaryExample(LONG_REDUCTION, {
+        "fully_connected": LayerShape(m=4, k=3000, n=16),
+        "batch_matmul": LayerShape(batch=1, m=4, k=2100, n=8),
+        "batch_matmul_const": LayerShape(batch=1, m=4, k=2100, n=8),
+        "conv2d_pointwise": LayerShape(height=2, width=2, k=2100, n=4),
+        "conv2d": _same(3, 3, 240, 4, 3),
+        "transpose_conv": _same(2, 2, 240, 4, 3),
+    }),
+)

@@ -1,33 +1,67 @@
 """The property-based matrix: for every selected cell, hypothesis draws the layer's shape,
 the weight style and the data; the property is "LiteRT agrees with the Keras model (and the
 NumPy model of the file) within the derived bounds". -m sme2 selects the SME2 cells, run
-on an SME2 target (or skipped, as for test_sme2_cell)."""
+on an SME2 target (or skipped, as for test_sme2_cell).
+
+Every profile also runs the explicit examples of BOUNDARY_EXAMPLES: one pinned shape per
+operator of each boundary family (one output channel, a 1x1 input under a larger kernel, a
+reduction longer than 1/u16), among them the shapes the thorough profile found false
+positives at."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pytest_litert.matrix.cells import Cell
-from pytest_litert.matrix.strategies import input_arrays, layer_shapes, weight_styles
+from pytest_litert.matrix.strategies import (
+    BOUNDARY_EXAMPLES,
+    BoundaryExample,
+    input_arrays,
+    layer_shapes,
+    weight_styles,
+)
 from pytest_litert.plugin.properties import PropertyHarness
 
 
-def _property(cell: Cell, harness: PropertyHarness, data: st.DataObject, svl: int | None = None) -> None:
+def _property(cell: Cell, harness: PropertyHarness, data: st.DataObject | BoundaryExample,
+              svl: int | None = None) -> None:
     if cell.not_produced:
         pytest.skip(f"not produced by this toolchain: {cell.not_produced}")
-    shape = data.draw(layer_shapes(cell.op), label="shape")
-    variant = cell.with_shape(shape, data.draw(weight_styles(), label="weights"))
-    inputs = data.draw(input_arrays(cell.op.input_shapes(shape)), label="inputs")
+    if isinstance(data, BoundaryExample):
+        shape = data.shape_for(cell.op)
+        if shape is None:
+            return  # the family has no such shape for this operator
+        variant = cell.with_shape(shape)
+        inputs = data.inputs(cell.op.input_shapes(shape))
+    else:
+        shape = data.draw(layer_shapes(cell.op), label="shape")
+        variant = cell.with_shape(shape, data.draw(weight_styles(), label="weights"))
+        inputs = data.draw(input_arrays(cell.op.input_shapes(shape)), label="inputs")
     harness.check(variant, inputs, svl)
 
 
+TestFunction = TypeVar("TestFunction", bound=Callable[..., None])
+
+
+def _with_boundaries(test: TestFunction) -> TestFunction:
+    """One explicit @example per boundary family."""
+    for boundary in BOUNDARY_EXAMPLES:
+        test = example(data=boundary)(test)
+    return test
+
+
+@_with_boundaries
 @given(data=st.data())
 def test_cell_property(litert_cell: Cell, litert_properties: PropertyHarness, data: st.DataObject) -> None:
     _property(litert_cell, litert_properties, data)
 
 
+@_with_boundaries
 @given(data=st.data())
 def test_sme2_cell_property(litert_sme2_cell: Cell, litert_properties: PropertyHarness,
                             litert_svl: int | None, data: st.DataObject) -> None:
