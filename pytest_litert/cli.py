@@ -38,6 +38,8 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipes", help=f"comma list of recipes (default all: {','.join(RECIPES)})")
     parser.add_argument("--seed", default="0", help="seed for weights, calibration and inputs (default 0)")
     parser.add_argument("--cache-dir", help="conversion cache ('none' disables; default ~/.cache/pytest-litert/cells)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show what TensorFlow prints while converting (kept back otherwise, unless it fails)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_strings(args.ops, args.recipes, args.seed, args.cache_dir, getattr(args, "target", None))
+    return Settings.from_strings(args.ops, args.recipes, args.seed, args.cache_dir, getattr(args, "target", None),
+                                 verbose=args.verbose)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -109,11 +112,15 @@ def _matrix(args: argparse.Namespace) -> int:
     records = []
     started = time.perf_counter()
     print(f"pytest-litert matrix: {toolchain.describe()}; seed {settings.seed}; target {settings.target}")
+    cells = settings.cells()
     try:
-        for cell in settings.cells():
+        for position, cell in enumerate(cells, 1):
+            began = time.perf_counter()
             built = runner.build(cell)
             verdict = built if isinstance(built, Verdict) else runner.evaluate(cell, built, settings.svls[0])
             summaries.append(CellSummary.of(verdict))
+            print(f"[{position}/{len(cells)}] {cell.id}: {summaries[-1].text()} {time.perf_counter() - began:.1f} s",
+                  flush=True)
             artifact = None if isinstance(built, Verdict) else built
             records.append(record_of(cell, artifact.inspection if artifact else None,
                                      artifact.layer(cell.op) if artifact else None, verdict,

@@ -32,11 +32,17 @@ class ModelMismatchError(ValueError):
     """The .tflite and the Keras model do not describe the same single layer."""
 
 
-def check(tflite: bytes | str | Path, keras_model: Any, inputs: Arrays | np.ndarray | None = None,
+Inputs = Arrays | np.ndarray | list[np.ndarray] | tuple[np.ndarray, ...]
+ACCEPTED_FORMS = ("one array (a single-input model), a list or tuple with one array per model input "
+                  "in the Keras model's input order, or a dict by input name")
+
+
+def check(tflite: bytes | str | Path, keras_model: Any, inputs: Inputs | None = None,
           *, seed: int = 0, target: Target | None = None) -> Verdict:
     """Structure, delegation and numbers of `tflite` against `keras_model` (a Keras model or
-    the path of a saved .keras file). `inputs`: float inputs (one array or a dict by input
-    name); by default seeded uniform [-1, 1] draws, put on the model's input grid."""
+    the path of a saved .keras file). `inputs`: float inputs, as ACCEPTED_FORMS says; by
+    default seeded uniform [-1, 1] draws. Either way they are put on the model's input grid.
+    Inputs of another count, shape or dtype raise ValueError naming what the model takes."""
     model_bytes = Path(tflite).read_bytes() if isinstance(tflite, (str, Path)) else bytes(tflite)
     try:
         inspection = inspect_model(model_bytes)
@@ -140,7 +146,7 @@ def _check_signature(cell: Cell, inspection: ModelInspection) -> None:
 
 
 def _artifact(cell: Cell, model: bytes, inspection: ModelInspection, keras_model: Any, weights: LayerWeights,
-              both_names: tuple[dict[str, str], dict[str, str]], inputs: Arrays | np.ndarray | None,
+              both_names: tuple[dict[str, str], dict[str, str]], inputs: Inputs | None,
               seed: int) -> CellArtifact:
     names, keras_names = both_names
     shapes = cell.op.input_shapes(cell.shape)
@@ -148,18 +154,53 @@ def _artifact(cell: Cell, model: bytes, inspection: ModelInspection, keras_model
         rng = np.random.default_rng(seed)
         draws = [{n: rng.uniform(-1, 1, s).astype(np.float32) for n, s in shapes.items()} for _ in range(INPUT_DRAWS)]
     else:
-        given = inputs if isinstance(inputs, dict) else {"x": inputs}
-        by_canonical = {canonical: given.get(signature, given.get(canonical)) for canonical, signature in names.items()}
-        missing = [name for name, value in by_canonical.items() if value is None]
-        if missing:
-            raise ModelMismatchError(f"inputs lack {[names[m] for m in missing]}; give a dict keyed by input name")
-        draws = [{n: np.asarray(v, np.float32) for n, v in by_canonical.items() if v is not None}]
+        draws = [_given_inputs(inputs, shapes, keras_names)]
     model_inputs = [quantize_inputs(inspection, draw, names) for draw in draws]
     float_inputs = [dequantize_inputs(inspection, draw, names) for draw in model_inputs]
     outputs = [_reference(keras_model, draw, keras_names) for draw in float_inputs]
     return dataclasses.replace(
         CellArtifact(model, weights, model_inputs, float_inputs, outputs), signature_names=names
     )
+
+
+def _given_inputs(inputs: Inputs, shapes: dict[str, tuple[int, ...]], keras_names: dict[str, str]) -> Arrays:
+    """The user's inputs keyed canonically ("x", "y"), or ValueError naming what is expected."""
+    order = list(shapes)  # canonical names in the Keras model's input order
+    expected = ", ".join(f"{keras_names.get(c, c)!r} float32 {shapes[c]}" for c in order)
+
+    def refuse(problem: str) -> ValueError:
+        return ValueError(f"check() inputs: {problem}; the model takes {len(order)} input(s): {expected}. "
+                          f"Pass {ACCEPTED_FORMS}")
+
+    if isinstance(inputs, dict):
+        aliases = {alias: c for c in order for alias in (c, keras_names.get(c, c))}
+        unknown = [str(key) for key in inputs if key not in aliases]
+        if unknown:
+            raise refuse(f"no input named {', '.join(map(repr, unknown))}")
+        given = {aliases[key]: value for key, value in inputs.items()}
+        missing = [keras_names.get(c, c) for c in order if c not in given]
+        if missing:
+            raise refuse(f"missing {', '.join(map(repr, missing))}")
+    elif isinstance(inputs, list | tuple):
+        if len(inputs) != len(order):
+            raise refuse(f"got a {type(inputs).__name__} of {len(inputs)} array(s)")
+        given = dict(zip(order, inputs, strict=True))
+    elif isinstance(inputs, np.ndarray):
+        if len(order) != 1:
+            raise refuse("got one array")
+        given = {order[0]: inputs}
+    else:
+        raise refuse(f"got {type(inputs).__name__}")
+    arrays = {}
+    for canonical in order:
+        value = np.asarray(given[canonical])
+        name = keras_names.get(canonical, canonical)
+        if value.dtype.kind != "f":
+            raise refuse(f"{name!r} has dtype {value.dtype} (float inputs are quantized onto the model's grid)")
+        if value.shape != shapes[canonical]:
+            raise refuse(f"{name!r} has shape {value.shape}")
+        arrays[canonical] = value.astype(np.float32)
+    return arrays
 
 
 def _reference(model: Any, inputs: Arrays, names: dict[str, str]) -> np.ndarray:

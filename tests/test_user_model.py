@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -105,3 +106,32 @@ def test_unmodelled_operator_is_reported_and_the_others_still_run() -> None:
     with pytest.raises(numpy_reference.Unmodelled, match="fused activation TANH is not modelled"):
         numpy_reference.evaluate(cell, tanh, main_layer(tanh, cell.op.op_code), inputs,
                                  input_tensors(tanh, list(inputs)))
+
+
+def test_check_takes_one_array_a_list_a_tuple_or_a_dict(seed_models: Path) -> None:
+    """The three ways TFLite, ONNX and Keras users pass inputs give the same verdict."""
+    from pytest_litert.convert.keras_models import import_keras
+
+    keras_model = import_keras().models.load_model(seed_models / "fc.keras", compile=False)
+    x = np.random.default_rng(3).uniform(-1, 1, (100, 640)).astype(np.float32)
+    name = keras_model.inputs[0].name
+    model = seed_models / "fc_fp32.tflite"
+    verdicts = [pytest_litert.check(model, keras_model, inputs=form) for form in (x, [x], (x,), {name: x})]
+    assert {v.status for v in verdicts} == {"pass"}, verdicts[0].explain()
+    assert all(v.checks == verdicts[0].checks for v in verdicts)
+
+
+@pytest.mark.parametrize(("make_inputs", "problem"), [
+    (lambda x: [x, x], "got a list of 2 array(s)"),
+    (lambda x: x[:10], "has shape (10, 640)"),
+    (lambda x: (x * 100).astype(np.int32), "has dtype int32"),
+    (lambda x: {"nope": x}, "no input named 'nope'"),
+    (lambda x: "x.npy", "got str"),
+])
+def test_check_rejects_inputs_naming_what_the_model_takes(seed_models: Path, make_inputs: Any, problem: str) -> None:
+    x = np.zeros((100, 640), np.float32)
+    with pytest.raises(ValueError, match="check\\(\\) inputs: ") as caught:
+        pytest_litert.check(seed_models / "fc_fp32.tflite", seed_models / "fc.keras", inputs=make_inputs(x))
+    message = str(caught.value)
+    assert problem in message
+    assert "float32 (100, 640)" in message and "a dict by input name" in message

@@ -8,8 +8,6 @@ because the converter has no post-training INT4 option).
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,8 +35,7 @@ def convert(model: Any, recipe: str, calibration: list[Arrays]) -> bytes:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     _RECIPES[recipe](tf, converter, calibration)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # Keras 3 prints "Saved artifact at"
-            return bytes(converter.convert())
+        return bytes(converter.convert())  # its output is kept by convert/quiet.py
     except Exception as error:
         raise ConversionError(f"{recipe}: {type(error).__name__}: {error}") from error
 
@@ -94,9 +91,8 @@ def _quantize_int4(float_model: bytes) -> bytes:
             "the int4 recipe needs ai-edge-quantizer: pip install 'pytest-litert[int4]'"
         ) from error
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            engine = quantizer.Quantizer(float_model, recipe.dynamic_wi4_afp32())
-            result = engine.quantize(enable_progress_report=False)
+        engine = quantizer.Quantizer(float_model, recipe.dynamic_wi4_afp32())
+        result = engine.quantize(enable_progress_report=False)
     except Exception as error:
         raise ConversionError(f"int4: {type(error).__name__}: {error}") from error
     if result.quantized_model is None:

@@ -7,7 +7,6 @@ and facts run/lanes.py produced; it never starts a target.
 from __future__ import annotations
 
 import dataclasses
-import enum
 from typing import Any
 
 import numpy as np
@@ -23,23 +22,16 @@ from pytest_litert.judge.checks import (
     numeric_check,
 )
 from pytest_litert.judge.constants import constants_check
+from pytest_litert.judge.status import Status
 from pytest_litert.judge.structure import Mismatch, explain_mismatches, structural_mismatches
 from pytest_litert.matrix.cells import Cell, Finding
+
+__all__ = ["Status", "Verdict", "failed", "judge", "skipped", "unproduced"]
 from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.model.flatbuffer import ModelInspection
 from pytest_litert.model.layer import MainLayer
 from pytest_litert.model.quantization import dequantize_output, input_tensors
 from pytest_litert.run.lanes import CellRun
-
-
-class Status(enum.StrEnum):
-    """A cell's outcome; the values are what reports and records say."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    FINDING = "finding"  # a known departure of this toolchain (xfail)
-    NOT_PRODUCED = "not produced"  # the toolchain cannot produce this cell
-    SKIPPED = "skipped"  # not judged here (an optional dependency is missing)
 
 
 @dataclasses.dataclass(frozen=True)

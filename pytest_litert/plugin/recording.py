@@ -12,15 +12,17 @@ import dataclasses
 import json
 from collections.abc import Generator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_litert.judge.verdict import Verdict
 from pytest_litert.matrix.cells import Cell, all_cells
-from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.report import baseline
 from pytest_litert.report.record import BaselineError, record_of, run_document, stored_part
+
+if TYPE_CHECKING:
+    from pytest_litert.judge.verdict import Verdict
+    from pytest_litert.model.artifact import CellArtifact
 
 RECORD_PROPERTY = "litert_record"
 comparison_key = pytest.StashKey[baseline.Comparison]()

@@ -58,16 +58,18 @@ def export(settings: Settings, directory: Path, *, force: bool, seed_models: boo
     runner = Runner(settings)
     manifest: list[dict[str, Any]] = []
     started = time.perf_counter()
-    for name, cell in files:
+    for position, (name, cell) in enumerate(files, 1):
+        began = time.perf_counter()
         built = runner.build(cell)
+        step = f"[{position}/{len(files)}] {name}"
         if isinstance(built, Verdict):
-            print(f"  {name}: not written: {built.reason}", file=sys.stderr)
+            print(f"{step}: not written: {built.reason.splitlines()[0]}", file=sys.stderr)
             manifest.append({**record_of(cell, None, None, built, seed=settings.seed), "file": None})
             continue
         (directory / name).write_bytes(built.model)
         record = record_of(cell, built.inspection, built.layer(cell.op), None, seed=settings.seed)
         manifest.append({**record, "file": name})
-        print(f"  {name} ({len(built.model)} bytes)")
+        print(f"{step} ({len(built.model)} bytes) {time.perf_counter() - began:.1f} s", flush=True)
     document = run_document(manifest, settings.seed, key="models")
     (directory / "manifest.json").write_text(json.dumps(document, indent=1) + "\n")
     written = sum(1 for entry in manifest if entry["file"])

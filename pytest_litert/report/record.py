@@ -15,13 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_litert.model.layer import MainLayer
 from pytest_litert.toolchain import versions
 
 if TYPE_CHECKING:
     from pytest_litert.judge.verdict import Verdict
     from pytest_litert.matrix.cells import Cell
     from pytest_litert.model.flatbuffer import ModelInspection, TensorInfo
+    from pytest_litert.model.layer import MainLayer
 
 FORMAT_VERSION = 1
 SCALE_DIGITS = 4  # scales enter the digest rounded to 4 significant digits (relative precision 5e-4)

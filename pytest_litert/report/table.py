@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_litert.judge.verdict import Verdict
+if TYPE_CHECKING:
+    from pytest_litert.judge.verdict import Verdict
 
 _MARKS = {"pass": "pass", "fail": "FAIL", "finding": "xfail", "not produced": "n/p", "skipped": "skip"}
 _UNIT_NAMES = {"step": "st", "ulp32": "ulp", "ulp16": "ulp16", "bound": "of bnd"}

@@ -25,6 +25,7 @@ from pytest_litert.matrix.strategies import (
     layer_shapes,
     weight_styles,
 )
+from pytest_litert.plugin.profiles import property_settings
 from pytest_litert.plugin.properties import PropertyHarness
 
 
@@ -56,12 +57,14 @@ def _with_boundaries(test: TestFunction) -> TestFunction:
 
 
 @_with_boundaries
+@property_settings()
 @given(data=st.data())
 def test_cell_property(litert_cell: Cell, litert_properties: PropertyHarness, data: st.DataObject) -> None:
     _property(litert_cell, litert_properties, data)
 
 
 @_with_boundaries
+@property_settings()
 @given(data=st.data())
 def test_sme2_cell_property(litert_sme2_cell: Cell, litert_properties: PropertyHarness,
                             litert_svl: int | None, data: st.DataObject) -> None:

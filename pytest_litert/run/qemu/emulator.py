@@ -44,6 +44,7 @@ _LIBRARY = "ai_edge_litert/libpywrap_litert_common.so"
 
 
 SETUP_HINT = "run `pytest-litert emulator setup` first"
+SVL_BYTES = (16, 32, 64, 128, 256)  # SME streaming vector lengths QEMU can emulate
 
 class EmulatorSetupError(RuntimeError):
     """A setup step failed; the message names the step and what to do about it."""

@@ -26,10 +26,9 @@ import numpy as np
 
 from pytest_litert.run import sme2, worker
 from pytest_litert.run.qemu import kernels
-from pytest_litert.run.qemu.emulator import EmulatorPaths
+from pytest_litert.run.qemu.emulator import SVL_BYTES, EmulatorPaths
 from pytest_litert.run.targets import RunResult, WorkerTarget
 
-SVL_BYTES = (16, 32, 64, 128, 256)
 _GUEST_SCRIPT = Path(__file__).with_name("guest.py")
 _RUNTIME_SCRIPT = Path(worker.__file__)
 _MAX_LOG_BYTES = 512 * 1024 * 1024

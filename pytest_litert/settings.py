@@ -1,0 +1,108 @@
+"""What a run covers: the options of the plugin and the command line, parsed and checked.
+
+Light on purpose (no numpy, LiteRT or TensorFlow): pytest parses these in every session the
+plugin is installed in, litert tests or not.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pytest_litert.matrix.cells import Cell, select_cells
+from pytest_litert.run.qemu.emulator import SVL_BYTES
+
+TARGETS = ("host", "inprocess", "qemu-sme2", "qemu-nosme")
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pytest-litert" / "cells"
+
+
+def _flag(value: str | bool | None) -> bool:
+    return str(value).lower() in ("1", "true", "yes", "on")
+
+
+def _svls(value: str | None, target: str) -> tuple[int | None, ...]:
+    if not value:
+        return (None,)
+    try:
+        svls = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"svl must be a comma list of byte counts, got {value!r}") from None
+    bad = [v for v in svls if v not in SVL_BYTES]
+    if bad:
+        raise ValueError(f"svl {bad[0]} is not a streaming vector length; valid: {SVL_BYTES}")
+    if target != "qemu-sme2":
+        raise ValueError("svl sets QEMU's SME vector length: it needs target qemu-sme2")
+    return svls
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What a run covers; `parse` raises ValueError naming the bad value."""
+
+    ops: tuple[str, ...]
+    recipes: tuple[str, ...]
+    seed: int
+    cache_dir: Path | None
+    target: str = "host"
+    svls: tuple[int | None, ...] = (None,)
+    require_sme2: bool = False
+    require_sme2_kernels: bool = False
+    verbose: bool = False  # show what TensorFlow prints while converting (pytest -v, CLI -v)
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, str | bool | None], *, extra_targets: tuple[str, ...] = ()) -> Settings:
+        """From option strings keyed ops, recipes, seed, cache_dir, target, svl, require_sme2..."""
+        cells = select_cells(_text(raw, "ops"), _text(raw, "recipes"))  # validates both lists
+        seed = _text(raw, "seed")
+        try:
+            seed_value = int(seed) if seed else 0
+        except ValueError:
+            raise ValueError(f"seed must be an integer, got {seed!r}") from None
+        target = _text(raw, "target") or "host"
+        if target not in (*TARGETS, *extra_targets) and not is_factory(target):
+            raise ValueError(f"unknown target {target!r}; valid: {', '.join((*TARGETS, *extra_targets))}, "
+                             "or module:factory "
+                             "(a callable returning a Target, e.g. for a phone over adb)")
+        cache_dir = _text(raw, "cache_dir")
+        directory = None if cache_dir in ("none", "off") else Path(cache_dir) if cache_dir else default_cache_dir()
+        return cls(
+            ops=tuple(dict.fromkeys(c.op.name for c in cells)),
+            recipes=tuple(dict.fromkeys(c.recipe.name for c in cells)),
+            seed=seed_value,
+            cache_dir=directory,
+            target=target,
+            svls=_svls(_text(raw, "svl"), target),
+            require_sme2=_flag(raw.get("require_sme2")),
+            require_sme2_kernels=_flag(raw.get("require_sme2_kernels")),
+            verbose=_flag(raw.get("verbose")),
+        )
+
+    @classmethod
+    def from_strings(cls, ops: str | None, recipes: str | None, seed: str | int | None,
+                     cache_dir: str | None, target: str | None = None, *, verbose: bool = False) -> Settings:
+        return cls.parse({"ops": ops, "recipes": recipes, "seed": None if seed is None else str(seed),
+                          "cache_dir": cache_dir, "target": target, "verbose": verbose})
+
+    def cells(self) -> list[Cell]:
+        return select_cells(self.ops, self.recipes)
+
+    @property
+    def emulated(self) -> bool:
+        return self.target.startswith("qemu-")
+
+
+def _text(raw: Mapping[str, str | bool | None], key: str) -> str | None:
+    value = raw.get(key)
+    return None if value in (None, "") else str(value)
+
+
+def is_factory(spec: str) -> bool:
+    """`module:factory`: a callable returning a Target, for targets this package does not ship."""
+    module, _, attribute = spec.partition(":")
+    return bool(module and attribute) and all(part.isidentifier() for part in [*module.split("."), attribute])
