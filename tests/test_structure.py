@@ -55,3 +55,33 @@ def test_invalid_shape_is_rejected_before_conversion() -> None:
         make_cell(OPS["conv2d"], RECIPES["fp32"]).with_shape(
             LayerShape(height=4, width=4, kernel=5, padding="valid")
         )
+
+
+def test_a_delegate_that_takes_only_the_dequantize_nodes_does_not_count(tmp_path: Path) -> None:
+    """fp16 weights sit behind DEQUANTIZE nodes; delegation counts only when a DELEGATE node
+    computes the FULLY_CONNECTED's own output. The real run covers it; the second run's facts
+    are simulated (a delegate holding only the DEQUANTIZE outputs), which today's XNNPACK
+    cannot be made to produce."""
+    import dataclasses
+
+    from pytest_litert.judge.verdict import judge
+    from pytest_litert.run.lanes import run_cell
+    from pytest_litert.run.targets import InProcessTarget
+    from pytest_litert.session import Runner, Settings
+
+    runner = Runner(Settings.from_strings("fully_connected", "fp16", 0, str(tmp_path), "inprocess"))
+    [cell] = runner.settings.cells()
+    artifact = runner.artifact(cell)
+    layer = artifact.layer(cell.op)
+    assert layer is not None and layer.behind_dequantize == {"weights", "bias"}
+    run = run_cell(cell, artifact, InProcessTarget())
+    assert layer.output.index in run.facts["xnnpack"]["delegate_outputs"]
+    real = judge(cell, artifact, artifact.inspection, layer, run)
+    assert next(c for c in real.checks if c.name == "delegation").passed
+
+    dequantized = [op.outputs[0] for op in artifact.inspection.operators if op.op_code == "DEQUANTIZE"]
+    only_dequantize = {**run.facts, "xnnpack": {**run.facts["xnnpack"], "delegate_outputs": dequantized}}
+    verdict = judge(cell, artifact, artifact.inspection, layer, dataclasses.replace(run, facts=only_dequantize))
+    delegation = next(c for c in verdict.checks if c.name == "delegation")
+    assert not delegation.passed and "computed by the builtin kernel" in delegation.message
+    assert verdict.status == "fail"

@@ -32,13 +32,17 @@ class Check:
 
 
 
-def delegation_check(cell: Cell, delegated: bool) -> Check:
+def delegation_check(cell: Cell, delegated: bool, *, other_nodes: bool = False) -> Check:
+    """`delegated`: a DELEGATE node computes the main operator's output; `other_nodes`: the
+    delegate took other nodes only (e.g. the DEQUANTIZE of fp16 weights), which does not count."""
     expected = cell.expected.xnnpack
     if delegated == expected:
         how = "XNNPACK took the op" if delegated else f"not delegated, as expected: {not_delegated_reason(cell)}"
         return Check("delegation", True, how)
     if expected:
-        return Check("delegation", False, "XNNPACK was expected to take the op (DELEGATE node) but did not")
+        detail = ("a DELEGATE node took other nodes, but the operator's output is computed by the builtin kernel"
+                  if other_nodes else "no DELEGATE node")
+        return Check("delegation", False, f"XNNPACK was expected to take the op but did not ({detail})")
     return Check("delegation", True, f"XNNPACK now takes the op (earlier: {not_delegated_reason(cell)})")
 
 

@@ -29,7 +29,7 @@ from pytest_litert.matrix.cells import Cell, Finding
 __all__ = ["Status", "Verdict", "failed", "judge", "skipped", "unproduced"]
 from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.model.flatbuffer import ModelInspection
-from pytest_litert.model.layer import MainLayer
+from pytest_litert.model.layer import MainLayer, delegate_covers
 from pytest_litert.model.quantization import dequantize_output, input_tensors
 from pytest_litert.run.lanes import CellRun
 
@@ -166,7 +166,7 @@ def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
         per_lane[lane].append(Check(f"{lane} run", False, f"LiteRT error: {error}"))
     checks = []
     if "xnnpack" in run.facts:  # else the failed "xnnpack run" check says why
-        checks.append(delegation_check(cell, bool(run.facts["xnnpack"].get("delegated"))))
+        checks.append(_delegation(cell, layer, run.facts["xnnpack"]))
     if cell.sme2 and run.target.startswith("qemu-sme2") and "sme2_kernels" in run.facts.get("xnnpack", {}):
         checks.append(kernel_check(run.facts["xnnpack"]))
     checks += [_worst_of(lane_checks) for lane_checks in per_lane.values() if lane_checks]
@@ -175,6 +175,16 @@ def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
         if same:
             checks.append(_worst_of(same))
     return checks
+
+
+def _delegation(cell: Cell, layer: MainLayer | None, facts: dict[str, Any]) -> Check:
+    """Delegated means a DELEGATE node computes the main operator's output tensor, read from
+    the delegate nodes' outputs; a delegate that took only other nodes does not count."""
+    some = bool(facts.get("delegated"))
+    covers = delegate_covers(layer, facts)
+    if covers is None:  # a target that reports no node outputs
+        return delegation_check(cell, some)
+    return delegation_check(cell, covers, other_nodes=some and not covers)
 
 
 def _numpy_check(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, model_in: dict[str, np.ndarray],

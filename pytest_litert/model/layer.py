@@ -32,6 +32,15 @@ class MainLayer:
         return self.operator.fused_activation
 
 
+def delegate_covers(layer: MainLayer | None, facts: dict[str, object]) -> bool | None:
+    """Whether a DELEGATE node computes the layer's output, from a run's facts (the delegate
+    nodes' output tensors); None when the run reported no node outputs."""
+    outputs = facts.get("delegate_outputs")
+    if layer is None or not isinstance(outputs, list):
+        return None
+    return layer.output.index in outputs
+
+
 def main_layer(inspection: ModelInspection, op_code: str) -> MainLayer | None:
     """The first `op_code` operator of the model as a MainLayer; None if there is none."""
     operator = inspection.find_op(op_code)

@@ -51,7 +51,7 @@ def record_of(cell: Cell, inspection: ModelInspection | None, layer: MainLayer |
     shape = cell.shape.as_dict()
     facts = verdict.facts if verdict is not None else {}
     checks = verdict.checks if verdict is not None else ()
-    delegated = facts.get("xnnpack", {}).get("delegated")
+    delegated = _delegated(layer, facts.get("xnnpack", {}))
     failed = verdict is not None and verdict.status == "fail" and verdict.reason
     record: dict[str, Any] = {
         "format": FORMAT_VERSION, "cell": cell.id, "op": cell.op.name, "op_code": cell.op.op_code,
@@ -72,6 +72,14 @@ def record_of(cell: Cell, inspection: ModelInspection | None, layer: MainLayer |
                             for c in checks]
         record["facts"] = json.loads(json.dumps(facts, default=str))
     return record
+
+
+def _delegated(layer: MainLayer | None, facts: dict[str, Any]) -> bool | None:
+    """XNNPACK took the main operator (its output is a DELEGATE node's), where the run says."""
+    from pytest_litert.model.layer import delegate_covers
+
+    covers = delegate_covers(layer, facts)
+    return covers if covers is not None else facts.get("delegated")
 
 
 def run_document(records: list[dict[str, Any]], seed: int | None, *, key: str = "cells") -> dict[str, Any]:

@@ -57,8 +57,12 @@ def _execute_interpreter(
     )
     runner = interp.get_signature_runner()
     outputs = runner(**inputs)
-    delegated = any(op["op_name"] == "DELEGATE" for op in interp._get_ops_details())
-    facts = {"delegated": delegated, "machine": platform.machine()}
+    delegates = [op for op in interp._get_ops_details() if op["op_name"] == "DELEGATE"]
+    facts = {
+        "delegated": bool(delegates),  # some DELEGATE node exists
+        "delegate_outputs": sorted({int(t) for op in delegates for t in op["outputs"]}),  # what they compute
+        "machine": platform.machine(),
+    }
     return {name: np.array(value) for name, value in outputs.items()}, facts
 
 
