@@ -59,6 +59,12 @@ def test_an_unrelated_project_keeps_its_hypothesis_settings_and_header(
     assert "--litert-target" in pytester.runpytest_subprocess("--help").stdout.str()  # and it is installed
 
 
+def test_an_unrelated_session_leaves_no_litert_files(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_theirs="def test_one():\n    assert True\n")
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)  # with the cache provider on
+    assert not [path for path in pytester.path.rglob("*") if "litert" in path.name]
+
+
 def _readme_hook_example() -> str:
     section = README.read_text().split("### Extension hooks", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]

@@ -59,7 +59,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[state.targets_key] = factories
     settings = options.parse_settings(config, tuple(factories))
     config.stash[state.settings_key] = settings
-    config.stash[state.artifacts_key] = options.artifacts_dir(config)
     config.stash[state.user_models_key] = options.user_models(config)
     if config.stash[state.user_models_key]:
         config.args.append(str(_USER_MODEL_TEST))

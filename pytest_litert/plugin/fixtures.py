@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_litert.judge.status import Status
-from pytest_litert.plugin import state
+from pytest_litert.plugin import options, state
 from pytest_litert.plugin.summary import SUMMARY_PROPERTY
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def litert_properties(pytestconfig: pytest.Config, litert_runner: Runner) -> Pro
     """Judges hypothesis-drawn (shape, weights, inputs) examples; writes repro bundles."""
     from pytest_litert.plugin.properties import PropertyHarness
 
-    return PropertyHarness(litert_runner, pytestconfig.stash[state.artifacts_key])
+    return PropertyHarness(litert_runner, options.artifacts_dir(pytestconfig))  # made here, not in every session
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 settings_key = pytest.StashKey[Settings]()
 recorder_key = pytest.StashKey[RunRecorder]()
-artifacts_key = pytest.StashKey[Path]()
 user_models_key = pytest.StashKey[list[tuple[Path, Path]]]()
 targets_key = pytest.StashKey[dict[str, "TargetFactory"]]()
 runner_key = pytest.StashKey["Runner"]()
