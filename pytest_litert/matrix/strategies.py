@@ -54,10 +54,11 @@ def _op(op: str | OpSpec) -> OpSpec:
 
 
 def layer_shapes(op: str | OpSpec, *, min_weights: int = 1024, max_weights: int = 32768,
-                 max_dim: int = 96, max_kernel: int = 5) -> st.SearchStrategy[LayerShape]:
+                 max_dim: int = 96, max_kernel: int = 5, boundaries: bool = True) -> st.SearchStrategy[LayerShape]:
     """Valid shapes for `op` with between min_weights and max_weights constant weights, so
     every recipe really applies (dynamic-range quantization skips constants under 1024
-    elements) and a conversion stays cheap. Runtime BATCH_MATMUL has no weight minimum."""
+    elements) and a conversion stays cheap. Runtime BATCH_MATMUL has no weight minimum.
+    `boundaries`: 3 in 8 draws come from BOUNDARY_FAMILIES."""
     spec = _op(op)
     _check_bounds("layer_shapes max_dim", 1, max_dim)
     _check_bounds("layer_shapes max_kernel", 1, max_kernel)
@@ -73,7 +74,7 @@ def layer_shapes(op: str | OpSpec, *, min_weights: int = 1024, max_weights: int 
                                k=draw(dimensions(max_value=max_dim)), n=draw(dimensions(max_value=max_dim)))
         else:
             shape = draw(_convolution_shapes(spec, max_dim, max_kernel))
-        family = draw(st.sampled_from((None,) * 5 + BOUNDARY_FAMILIES))  # 3 in 8 draws at a boundary
+        family = draw(st.sampled_from((None,) * 5 + BOUNDARY_FAMILIES)) if boundaries else None
         if family is not None:
             shape = draw(_at_boundary(spec, shape, family, max_kernel))
         if family != ONE_CHANNEL:
