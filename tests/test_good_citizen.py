@@ -128,3 +128,39 @@ def test_a_failed_conversion_shows_what_the_converter_printed(monkeypatch: pytes
     verdict = runner.evaluate_cell(runner.settings.cells()[0])
     assert verdict.status == "fail"
     assert "what the converter printed" in verdict.reason and "the recipe's own words" in verdict.reason
+
+
+PROPERTY_TEST = """
+from hypothesis import given, strategies as st
+
+from pytest_litert.plugin.profiles import property_settings
+
+SEEN = []
+
+
+@property_settings()
+@given(st.integers())
+def test_drawn(n):
+    SEEN.append(n)
+
+
+def test_count():
+    print(f"examples: {len(SEEN)}")
+"""
+
+
+@pytest.mark.parametrize(("ci", "args", "examples"), [
+    ("", [], 5),  # litert-dev
+    ("true", [], 8),  # litert-ci, although hypothesis loads its own "ci" profile (100) under CI
+    ("true", ["--hypothesis-profile=litert-thorough"], 200),  # named: followed
+])
+def test_the_plugins_own_property_tests_take_its_profiles(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ci: str, args: list[str], examples: int) -> None:
+    if ci:
+        monkeypatch.setenv("CI", ci)
+    else:
+        monkeypatch.delenv("CI", raising=False)
+    pytester.makepyfile(test_property=PROPERTY_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s", *args)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([f"*examples: {examples}*"])

@@ -37,10 +37,13 @@ def default_profile() -> str:
 
 def property_settings() -> settings:
     """The settings of the plugin's own property tests: the profile the user made current
-    (--hypothesis-profile, or a load_profile of their own), else litert-ci / litert-dev."""
+    (--hypothesis-profile, or a load_profile of their own), else litert-ci / litert-dev.
+    Hypothesis's own "default" and "ci" profiles (the latter loaded automatically when CI is
+    set) count as no choice: the plugin's profiles are sized for a matrix of conversions."""
     from hypothesis import settings
 
     register()
     current_name = getattr(settings, "get_current_profile_name", None)  # hypothesis >= 6.115 or so
     current = current_name() if current_name else (getattr(settings, "_current_profile", None) or "default")
-    return settings(parent=settings.get_profile(default_profile() if current == "default" else current))
+    chosen = current not in ("default", "ci")  # hypothesis loads its own "ci" profile by itself when CI is set
+    return settings(parent=settings.get_profile(current if chosen else default_profile()))
