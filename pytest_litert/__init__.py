@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     from pytest_litert.model.flatbuffer import ModelFormatError
     from pytest_litert.plugin import assert_verdict
     from pytest_litert.report.record import BaselineError
+    from pytest_litert.run.targets import InProcessTarget, RunResult, Target
     from pytest_litert.session import TargetUnavailable
     from pytest_litert.usermodel import ModelMismatchError, check
 
@@ -44,6 +45,9 @@ _PUBLIC = {
     "MissingDependencyError": "pytest_litert.convert.converter",
     "ModelFormatError": "pytest_litert.model.flatbuffer",
     "TargetUnavailable": "pytest_litert.session",
+    "Target": "pytest_litert.run.targets",
+    "RunResult": "pytest_litert.run.targets",
+    "InProcessTarget": "pytest_litert.run.targets",
     "BaselineError": "pytest_litert.report.record",
 }
 __all__ = [
@@ -53,11 +57,14 @@ __all__ = [
     "Cell",
     "Check",
     "ConversionError",
+    "InProcessTarget",
     "LayerShape",
     "MissingDependencyError",
     "ModelFormatError",
     "ModelMismatchError",
+    "RunResult",
     "Status",
+    "Target",
     "TargetUnavailable",
     "Verdict",
     "assert_verdict",

@@ -3,7 +3,7 @@ registered through `pytest_addhooks` (as pytest-xdist and pytest-benchmark do th
 
 Example (a conftest.py): a target reached some other way, and the matrix at your own shape.
 
-    from pytest_litert.run.targets import InProcessTarget
+    from pytest_litert import InProcessTarget
 
     class MyBoard(InProcessTarget):
         name = "my-board"
