@@ -21,6 +21,7 @@ from pytest_litert.matrix.ops import OPS, LayerShape
 from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.model.artifact import Arrays, CellArtifact, LayerWeights
 from pytest_litert.model.flatbuffer import ModelFormatError, ModelInspection, inspect_model
+from pytest_litert.model.layer import main_layer
 from pytest_litert.model.quantization import dequantize_inputs, quantize_inputs
 from pytest_litert.run.targets import Target, host_target
 from pytest_litert.session import evaluate_cell
@@ -69,9 +70,9 @@ def infer_recipe(inspection: ModelInspection, op_code: str) -> str:
         return "static_int8"
     if io == "INT16":
         return "int16x8"
-    op = inspection.find_op(op_code)
-    assert op is not None
-    weights = inspection.source_tensor(op.inputs[1]).dtype
+    layer = main_layer(inspection, op_code)
+    assert layer is not None
+    weights = layer.weights.dtype
     return {"INT4": "int4", "INT8": "dynamic_int8", "FLOAT16": "fp16"}.get(weights, "fp32")
 
 

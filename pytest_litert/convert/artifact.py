@@ -9,11 +9,9 @@ caller's business, not the model's, and is kept out of the error being judged.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 
+from pytest_litert.convert.converter import ConversionError, convert
 from pytest_litert.convert.keras_models import (
     build_model,
     keras_outputs,
@@ -22,7 +20,7 @@ from pytest_litert.convert.keras_models import (
 )
 from pytest_litert.convert.quiet import Captured, quiet
 from pytest_litert.matrix.cells import Cell
-from pytest_litert.model.artifact import Arrays, CellArtifact
+from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.model.flatbuffer import inspect_model
 from pytest_litert.model.quantization import dequantize_inputs, quantize_inputs
 
@@ -33,18 +31,16 @@ INPUT_DRAWS = 3
 def build_artifact(cell: Cell, seed: int, *, echo: bool = False) -> CellArtifact:
     """Build, convert and run the Keras reference; raises converter.ConversionError carrying
     the tail of what TensorFlow printed. On success its output is kept back, unless `echo`."""
-    from pytest_litert.convert.converter import ConversionError, convert
-
     captured = Captured()
     try:
         with quiet(echo=echo) as captured:
-            return _build(cell, seed, convert)
+            return _build(cell, seed)
     except ConversionError as error:
         output = captured.tail() or "(nothing)"
         raise ConversionError(f"{error}\nwhat the converter printed (last lines):\n{output}") from error
 
 
-def _build(cell: Cell, seed: int, convert: Callable[[Any, str, list[Arrays]], bytes]) -> CellArtifact:
+def _build(cell: Cell, seed: int) -> CellArtifact:
     rng = np.random.default_rng([seed, _stable_hash(cell.id)])
     weights = random_weights(cell.op, cell.shape, rng, cell.weight_style)
     model = build_model(cell.op, cell.shape, weights)
