@@ -1,6 +1,6 @@
 """`pytest-litert`: every command's arguments are parsed here; the work lives in the stages.
 
-  export DIR     one .tflite per cell plus manifest.json (report/export.py)
+  export DIR     the bundle: per cell the model, inputs, Keras outputs and weights (bundle/export.py)
   matrix         convert, run and judge every cell; print the table
   coverage       SME2 kernel coverage on the emulated CPU (report/coverage.py)
   emulator       prepare the emulated SME2 target (run/qemu/emulator.py)
@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 import time
@@ -18,11 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pytest_litert import toolchain
+from pytest_litert.bundle import export
+from pytest_litert.bundle.layout import bundle_line
+from pytest_litert.convert.keras_models import TENSORFLOW_HINT
 from pytest_litert.faults import inject
 from pytest_litert.judge.verdict import Status, Verdict
 from pytest_litert.matrix.ops import OPS
 from pytest_litert.matrix.recipes import RECIPES
-from pytest_litert.report import coverage, export, rundiff
+from pytest_litert.report import coverage, rundiff
 from pytest_litert.report.record import record_of, run_document
 from pytest_litert.report.table import CellSummary, counts, render_table
 from pytest_litert.run.qemu import emulator
@@ -46,15 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pytest-litert", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    exporting = commands.add_parser("export", help="write one .tflite per cell plus manifest.json")
+    exporting = commands.add_parser("export", help="write the bundle: per cell the model, its inputs, the Keras "
+                                    "outputs and weights (judged elsewhere with --litert-bundle), plus manifest.json")
     exporting.add_argument("directory", type=Path)
     exporting.add_argument("--force", action="store_true", help="overwrite files that already exist")
+    exporting.add_argument("--property-examples", type=int, default=0, metavar="N",
+                           help="also store N hypothesis-drawn examples per cell (shape, weights, inputs, reference)")
     exporting.add_argument("--no-seed-models", action="store_true",
                            help="skip the seed's FC 100x640->1280 models (fc_fp32.tflite, ...)")
     _add_selection(exporting)
     matrix = commands.add_parser("matrix", help="convert, run and judge every cell; print the table")
     matrix.add_argument("--target", default="host", choices=TARGETS, help="where LiteRT runs")
     matrix.add_argument("--json", type=Path, help="also write one record per cell to this file (docs/records.md)")
+    matrix.add_argument("--bundle", type=Path, help="judge this exported bundle's cells (no TensorFlow needed)")
     _add_selection(matrix)
     covering = commands.add_parser(
         "coverage", help="SME2 kernel coverage: the kernels each cell executes on the emulated CPU, SME2 on and off")
@@ -96,12 +104,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_strings(args.ops, args.recipes, args.seed, args.cache_dir, getattr(args, "target", None),
-                                 verbose=args.verbose)
+    bundle = getattr(args, "bundle", None)
+    settings = Settings.from_strings(args.ops, args.recipes, None if bundle and args.seed == "0" else args.seed,
+                                     args.cache_dir, getattr(args, "target", None), verbose=args.verbose,
+                                     bundle=None if bundle is None else str(bundle))
+    if settings.bundle is None and importlib.util.find_spec("tensorflow") is None:
+        hint = "pass --bundle DIR to judge an exported bundle" if hasattr(args, "bundle") else ""
+        raise _Refused(f"{TENSORFLOW_HINT}{'; or ' + hint if hint else ''}")
+    return settings
 
 
 def _export(args: argparse.Namespace) -> int:
-    export.export(_settings(args), args.directory, force=args.force, seed_models=not args.no_seed_models)
+    if args.property_examples < 0:
+        raise _Refused(f"--property-examples must be 0 or more, got {args.property_examples}")
+    export.export(_settings(args), args.directory, force=args.force, seed_models=not args.no_seed_models,
+                  property_examples=args.property_examples)
     return 0
 
 
@@ -112,6 +129,8 @@ def _matrix(args: argparse.Namespace) -> int:
     records = []
     started = time.perf_counter()
     print(f"pytest-litert matrix: {toolchain.describe()}; seed {settings.seed}; target {settings.target}")
+    if settings.bundle is not None:
+        print(f"pytest-litert matrix: {bundle_line(settings.bundle)}")
     cells = settings.cells()
     try:
         for position, cell in enumerate(cells, 1):

@@ -6,6 +6,7 @@ import functools
 import importlib
 from collections.abc import Callable, Mapping
 
+from pytest_litert.bundle.layout import BundleError, open_bundle
 from pytest_litert.convert.artifact import build_artifact
 from pytest_litert.convert.cache import ConversionCache
 from pytest_litert.convert.converter import ConversionError, MissingDependencyError
@@ -65,17 +66,26 @@ class Runner:
             probe.close()
 
     def artifact(self, cell: Cell) -> CellArtifact:
-        """Raises convert.ConversionError / MissingDependencyError; callers use `build`."""
+        """Raises convert.ConversionError / MissingDependencyError / BundleError; callers use `build`."""
+        if self.settings.bundle is not None:
+            return open_bundle(self.settings.bundle).artifact(cell)
         return self.cache.get(cell, self.settings.seed, functools.partial(build_artifact, echo=self.settings.verbose))
 
     def build(self, cell: Cell) -> CellArtifact | Verdict:
         """The converted cell, or the verdict that says why there is none: skipped (an optional
-        dependency is missing) or failed (the converter refused, in its own words). The one
+        dependency is missing), failed (no TensorFlow; a damaged bundle; the converter refused,
+        in its own words). The one
         place conversion errors become outcomes, for the plugin, the CLI and fault injection."""
         try:
+            if self.settings.bundle is not None:
+                outcome = open_bundle(self.settings.bundle).entry_of(cell).outcome
+                if outcome.get("status") == "skipped":
+                    return skipped(cell, f"when the bundle was made: {outcome['reason']}")
             return self.artifact(cell)
+        except BundleError as error:
+            return failed(cell, f"bundle: {error}")
         except MissingDependencyError as error:
-            return skipped(cell, str(error))
+            return failed(cell, str(error)) if error.extra == "convert" else skipped(cell, str(error))
         except ConversionError as error:
             return failed(cell, f"conversion failed: {error}")
 

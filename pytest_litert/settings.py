@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from pytest_litert.bundle.layout import BundleError, open_bundle
 from pytest_litert.matrix.cells import Cell, select_cells
 from pytest_litert.run.qemu.emulator import SVL_BYTES
 
@@ -54,6 +55,7 @@ class Settings:
     require_sme2: bool = False
     require_sme2_kernels: bool = False
     verbose: bool = False  # show what TensorFlow prints while converting (pytest -v, CLI -v)
+    bundle: Path | None = None  # judge this exported bundle's cells instead of converting
 
     @classmethod
     def parse(cls, raw: Mapping[str, str | bool | None], *, extra_targets: tuple[str, ...] = ()) -> Settings:
@@ -69,6 +71,9 @@ class Settings:
             raise ValueError(f"unknown target {target!r}; valid: {', '.join((*TARGETS, *extra_targets))}, "
                              "or module:factory "
                              "(a callable returning a Target, e.g. for a phone over adb)")
+        bundle = _bundle(_text(raw, "bundle"))
+        if bundle is not None and not seed:
+            seed_value = open_bundle(bundle).seed
         cache_dir = _text(raw, "cache_dir")
         directory = None if cache_dir in ("none", "off") else Path(cache_dir) if cache_dir else default_cache_dir()
         return cls(
@@ -81,20 +86,37 @@ class Settings:
             require_sme2=_flag(raw.get("require_sme2")),
             require_sme2_kernels=_flag(raw.get("require_sme2_kernels")),
             verbose=_flag(raw.get("verbose")),
+            bundle=bundle,
         )
 
     @classmethod
     def from_strings(cls, ops: str | None, recipes: str | None, seed: str | int | None,
-                     cache_dir: str | None, target: str | None = None, *, verbose: bool = False) -> Settings:
+                     cache_dir: str | None, target: str | None = None, *, verbose: bool = False,
+                     bundle: str | None = None) -> Settings:
         return cls.parse({"ops": ops, "recipes": recipes, "seed": None if seed is None else str(seed),
-                          "cache_dir": cache_dir, "target": target, "verbose": verbose})
+                          "cache_dir": cache_dir, "target": target, "verbose": verbose, "bundle": bundle})
 
     def cells(self) -> list[Cell]:
+        """The selected cells; with a bundle, the bundle's cells among them."""
+        if self.bundle is not None:
+            return [bundled.cell for bundled in open_bundle(self.bundle).select(self.ops, self.recipes)]
         return select_cells(self.ops, self.recipes)
 
     @property
     def emulated(self) -> bool:
         return self.target.startswith("qemu-")
+
+
+def _bundle(value: str | None) -> Path | None:
+    """The bundle's directory, its index read and checked (json only); ValueError otherwise."""
+    if value is None:
+        return None
+    directory = Path(value).resolve()
+    try:
+        open_bundle(directory)
+    except BundleError as error:
+        raise ValueError(f"bundle: {error}") from None
+    return directory
 
 
 def _text(raw: Mapping[str, str | bool | None], key: str) -> str | None:

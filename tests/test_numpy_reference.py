@@ -6,18 +6,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pytest_litert.convert.examples import ExampleBuilder
 from pytest_litert.matrix.cells import make_cell
 from pytest_litert.matrix.ops import OPS, LayerShape
 from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.matrix.strategies import styled_array
-from pytest_litert.plugin.properties import PropertyHarness
 from pytest_litert.session import Runner, Settings
 
 
 @pytest.fixture(scope="module")
-def harness(tmp_path_factory: pytest.TempPathFactory) -> PropertyHarness:
-    runner = Runner(Settings.from_strings(None, None, 0, None, "inprocess"))
-    return PropertyHarness(runner, tmp_path_factory.mktemp("artifacts"))
+def runner() -> Runner:
+    return Runner(Settings.from_strings(None, None, 0, None, "inprocess"))
+
+
+@pytest.fixture(scope="module")
+def examples(runner: Runner) -> ExampleBuilder:
+    return ExampleBuilder(runner.artifact)
 
 
 @pytest.mark.parametrize("style", ["zeros", "constant-rows", "int8-grid"])
@@ -28,11 +32,11 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> PropertyHarness:
     ("conv2d_pointwise", "int4", LayerShape(height=2, width=2, k=2, n=512)),
     ("conv2d", "dynamic_int8", LayerShape(height=5, width=5, k=8, n=32, kernel=3, padding="same")),
 ])
-def test_numpy_matches_the_reference_kernels(harness: PropertyHarness, op: str, recipe: str,
+def test_numpy_matches_the_reference_kernels(runner: Runner, examples: ExampleBuilder, op: str, recipe: str,
                                              shape: LayerShape, style: str) -> None:
     cell = make_cell(OPS[op], RECIPES[recipe], shape)
     rng = np.random.default_rng(7)
     inputs = {name: styled_array(rng, dims, style) for name, dims in cell.op.input_shapes(shape).items()}
-    verdict = harness.runner.evaluate(cell, harness.artifact(cell, inputs))
+    verdict = runner.evaluate(cell, examples.artifact(cell, inputs))
     numpy_check = next(check for check in verdict.checks if check.name == "numpy vs reference")
     assert numpy_check.passed, verdict.explain()

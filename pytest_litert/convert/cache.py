@@ -16,11 +16,9 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
 from pytest_litert.matrix.cells import Cell
-from pytest_litert.model.artifact import CellArtifact, LayerWeights
-from pytest_litert.model.flatbuffer import ModelFormatError, inspect_model
+from pytest_litert.model import storage
+from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.toolchain import versions
 
 FORMAT = 1
@@ -59,10 +57,10 @@ class ConversionCache:
         entry = self.directory / cache_key(cell, seed)
         if entry.is_dir():
             try:
-                artifact = _read(entry)
+                artifact = storage.load(entry)
                 self.hits += 1
                 return artifact
-            except (OSError, ValueError, KeyError, ModelFormatError) as error:
+            except storage.StorageError as error:
                 warnings.warn(
                     CacheWarning(f"cache entry {entry} is unreadable ({error}); deleted and rebuilt"),
                     stacklevel=2,
@@ -74,49 +72,11 @@ class ConversionCache:
         return artifact
 
 
-def _read(entry: Path) -> CellArtifact:
-    model = (entry / "model.tflite").read_bytes()
-    meta = json.loads((entry / "meta.json").read_text())
-    if hashlib.sha256(model).hexdigest() != meta["model_sha256"]:
-        raise ValueError("model.tflite does not match its recorded sha256 (truncated or edited)")
-    inspect_model(model)
-    with np.load(entry / "reference.npz", allow_pickle=False) as data:
-        arrays = {name: data[name] for name in data.files}
-    draws = meta["draws"]
-    names = meta["input_names"]
-    return CellArtifact(
-        model=model,
-        weights=LayerWeights(arrays.get("kernel"), arrays.get("bias")),
-        model_inputs=[{n: arrays[f"model_input_{i}_{n}"] for n in names} for i in range(draws)],
-        float_inputs=[{n: arrays[f"float_input_{i}_{n}"] for n in names} for i in range(draws)],
-        reference_outputs=[arrays[f"reference_{i}"] for i in range(draws)],
-    )
-
-
 def _write(entry: Path, artifact: CellArtifact) -> None:
     entry.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=entry.parent))
     try:
-        arrays: dict[str, np.ndarray] = {}
-        if artifact.weights.kernel is not None:
-            arrays["kernel"] = artifact.weights.kernel
-        if artifact.weights.bias is not None:
-            arrays["bias"] = artifact.weights.bias
-        for i, (model_in, float_in, out) in enumerate(
-            zip(artifact.model_inputs, artifact.float_inputs, artifact.reference_outputs, strict=True)
-        ):
-            arrays.update({f"model_input_{i}_{n}": v for n, v in model_in.items()})
-            arrays.update({f"float_input_{i}_{n}": v for n, v in float_in.items()})
-            arrays[f"reference_{i}"] = out
-        np.savez(staging / "reference.npz", **arrays)  # type: ignore[arg-type]  # numpy stub
-        meta = {
-            "draws": len(artifact.reference_outputs),
-            "input_names": sorted(artifact.model_inputs[0]),
-            "model_sha256": hashlib.sha256(artifact.model).hexdigest(),
-            "toolchain": versions(),
-        }
-        (staging / "meta.json").write_text(json.dumps(meta, indent=1))
-        (staging / "model.tflite").write_bytes(artifact.model)
+        storage.save(staging, artifact, {"toolchain": versions()})
         os.rename(staging, entry)
     except OSError:
         if not entry.is_dir():

@@ -13,16 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from pytest_litert.convert.keras_models import import_keras
+from pytest_litert.convert.keras_models import MissingDependencyError, import_keras
 from pytest_litert.model.artifact import Arrays
+
+__all__ = ["ConversionError", "MissingDependencyError", "convert"]
 
 
 class ConversionError(RuntimeError):
     """The converter or the quantizer refused the model; the message is theirs."""
-
-
-class MissingDependencyError(RuntimeError):
-    """An optional dependency a recipe needs is not installed."""
 
 
 def convert(model: Any, recipe: str, calibration: list[Arrays]) -> bytes:
@@ -88,7 +86,7 @@ def _quantize_int4(float_model: bytes) -> bytes:
         from ai_edge_quantizer import quantizer, recipe
     except ImportError as error:
         raise MissingDependencyError(
-            "the int4 recipe needs ai-edge-quantizer: pip install 'pytest-litert[int4]'"
+            "the int4 recipe needs ai-edge-quantizer: pip install 'pytest-litert[int4]'", "int4"
         ) from error
     try:
         engine = quantizer.Quantizer(float_model, recipe.dynamic_wi4_afp32())

@@ -15,12 +15,29 @@ from pytest_litert.matrix.ops import LayerShape, OpSpec
 from pytest_litert.model.artifact import Arrays, LayerWeights
 
 
+class MissingDependencyError(RuntimeError):
+    """A dependency a recipe needs is not installed; `extra` is the install extra that has it.
+    Without `convert` (TensorFlow) nothing converts: an error; without `int4` one recipe: a skip."""
+
+    def __init__(self, message: str, extra: str) -> None:
+        super().__init__(message)
+        self.extra = extra
+
+
+TENSORFLOW_HINT = ("converting a cell needs TensorFlow, which is not installed: pip install 'pytest-litert[convert]', "
+                   "or judge a bundle exported where TensorFlow is "
+                   "(`pytest-litert export DIR`, then --litert-bundle=DIR)")
+
+
 def import_keras() -> Any:
     """Import Keras with TensorFlow's start-up noise silenced (see DESIGN.md)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    import keras
-
+    try:
+        import keras
+        import tensorflow  # noqa: F401  # Keras 3 alone cannot convert
+    except ImportError as error:
+        raise MissingDependencyError(TENSORFLOW_HINT, "convert") from error
     return keras
 
 

@@ -28,6 +28,7 @@ from pytest_litert.plugin.fixtures import (
 from pytest_litert.plugin.options import pytest_addoption
 from pytest_litert.plugin.recording import RunRecorder
 from pytest_litert.plugin.summary import LABEL_PROPERTY, MatrixSummary
+from pytest_litert.settings import Settings
 
 __all__ = [
     "assert_verdict", "litert_model", "litert_properties", "litert_runner", "litert_sme2_verdict", "litert_svl",
@@ -90,12 +91,17 @@ def _header(config: pytest.Config) -> list[str]:
 
     config.stash[state.header_key] = True
     settings = config.stash[state.settings_key]
-    return [
+    lines = [
         f"litert: {toolchain.describe()}",
         f"litert: seed {settings.seed}, target {settings.target}, cache {settings.cache_dir or 'off'}"
         f" (reproduce with --litert-seed={settings.seed})",
         f"litert: {state.runner(config).sme2_status.describe()}",
     ]
+    if settings.bundle is not None:
+        from pytest_litert.bundle.layout import bundle_line
+
+        lines.append(f"litert: {bundle_line(settings.bundle)}")
+    return lines
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -105,11 +111,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             cells = [cell for cell in settings.cells() if cell.sme2 or not only_sme2]
             metafunc.config.hook.pytest_litert_modify_cells(config=metafunc.config, cells=cells)
             metafunc.parametrize(name, cells, ids=[c.id for c in cells], scope="session")
+    for name, only_sme2 in (("litert_example", False), ("litert_sme2_example", True)):
+        if name in metafunc.fixturenames:
+            _parametrize_examples(metafunc, name, settings, only_sme2=only_sme2)
     if "litert_user_model" in metafunc.fixturenames:
         pairs = metafunc.config.stash[state.user_models_key]
         metafunc.parametrize("litert_user_model", pairs, ids=[m.name for m, _ in pairs], scope="session")
     if "litert_svl" in metafunc.fixturenames and settings.svls != (None,):
         metafunc.parametrize("litert_svl", settings.svls, ids=[f"svl{v}" for v in settings.svls], scope="session")
+
+
+def _parametrize_examples(metafunc: pytest.Metafunc, name: str, settings: Settings, *, only_sme2: bool) -> None:
+    """The bundle's stored property examples; without a bundle, one skipped placeholder."""
+    if settings.bundle is None:
+        reason = ("stored property examples run with --litert-bundle=DIR "
+                  "(`pytest-litert export DIR --property-examples N`)")
+        metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-bundle")])
+        return
+    from pytest_litert.bundle.layout import open_bundle
+
+    examples = [example for bundled in open_bundle(settings.bundle).select(settings.ops, settings.recipes)
+                for example in bundled.examples if bundled.cell.sme2 or not only_sme2]
+    metafunc.parametrize(name, examples, ids=[e.id for e in examples], scope="session")
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -130,8 +153,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         params = callspec.params if callspec is not None else {}
         cell = params.get("litert_cell", params.get("litert_sme2_cell"))
+        example = params.get("litert_example", params.get("litert_sme2_example"))
+        if example is not None:
+            cell = example.cell
         if isinstance(cell, Cell):
             item.add_marker(pytest.mark.litert)
-            if "litert_sme2_cell" in params:
+            if "litert_sme2_cell" in params or "litert_sme2_example" in params:
                 item.add_marker(pytest.mark.sme2)
             item.user_properties.append((LABEL_PROPERTY, cell.label))

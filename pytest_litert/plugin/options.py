@@ -21,6 +21,8 @@ _OPTIONS = (
     ("target", f"where LiteRT runs: {', '.join(TARGETS)} (default: host, a crash-isolated worker; "
                "qemu-* need `pytest-litert emulator setup`)"),
     ("svl", "qemu-sme2 only: comma list of SME streaming vector lengths in bytes to sweep (16,32,64,128,256)"),
+    ("bundle", "judge the cells (and stored property examples) of a bundle made by `pytest-litert export DIR`, "
+               "without TensorFlow"),
 )
 _FLAGS = (
     ("require-sme2", "fail, instead of skip, sme2 tests when the target has no SME2 (CI gating)"),
@@ -89,8 +91,13 @@ def recording_options(config: pytest.Config, settings: Settings) -> RecordingOpt
     except ValueError as error:
         raise pytest.UsageError(f"pytest-litert: {error}") from None
     update = bool(config.getoption("litert_baseline_update"))
+    bundle = None
+    if settings.bundle is not None:
+        from pytest_litert.bundle.layout import open_bundle
+
+        bundle = {"path": str(settings.bundle), "toolchain": open_bundle(settings.bundle).toolchain}
     return RecordingOptions(Path(str(directory)) if directory else None, update, tolerance,
-                            Path(report) if report else None, settings.seed)
+                            Path(report) if report else None, settings.seed, bundle)
 
 
 def artifacts_dir(config: pytest.Config) -> Path:

@@ -1,11 +1,9 @@
 """The property-based matrix: any drawn shape and data, judged like a matrix cell.
 
-Conversion is the cost (0.1-0.3 s a model), so a model is converted once per (cell,
-shape, weight style) through the on-disk cache and its Keras twin is kept in memory;
-every input draw then costs a Keras call and a few LiteRT runs. TensorFlow stays
-in-process. A failing example is written as a repro bundle (repro.py) whose directory
-the assertion message names; hypothesis replays the shrunk example last, so the bundle on
-disk is the minimal one.
+Drawn examples become artifacts in convert/examples.py (TensorFlow in-process, conversions
+cached); a bundle's stored examples need no TensorFlow. A failing example is written as a
+repro bundle (repro.py) whose directory the assertion message names; hypothesis replays the
+shrunk example last, so the bundle on disk is the minimal one.
 """
 
 from __future__ import annotations
@@ -14,21 +12,21 @@ import dataclasses
 import json
 import shutil
 import tempfile
-from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pytest_litert.convert.keras_models import build_model, keras_outputs
 from pytest_litert.judge.verdict import Status, Verdict
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.artifact import CellArtifact
-from pytest_litert.model.quantization import dequantize_inputs, quantize_inputs
 from pytest_litert.run.worker import pack_arrays
 from pytest_litert.session import Runner
 
-_KERAS_MODELS_KEPT = 32
+if TYPE_CHECKING:
+    from pytest_litert.bundle.layout import BundledExample
+    from pytest_litert.convert.examples import ExampleBuilder
+
 _REPRO = '''"""Reproduce a pytest-litert property failure without pytest: python repro.py"""
 import sys
 from pathlib import Path
@@ -44,27 +42,34 @@ class PropertyFailure(AssertionError):
 
 
 class PropertyHarness:
-    """Judges (cell variant, inputs) examples on the session's runner."""
+    """Judges (cell variant, inputs) examples on the session's runner: drawn ones (converted
+    here) or, with --litert-bundle, the bundle's stored ones."""
 
     def __init__(self, runner: Runner, artifacts_dir: Path) -> None:
         self.runner = runner
         self.artifacts_dir = artifacts_dir
-        self._keras: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-
-    def artifact(self, cell: Cell, float_inputs: dict[str, np.ndarray]) -> CellArtifact:
-        """The cached conversion of `cell`, with `float_inputs` put on the model's input grid
-        and the Keras reference computed for them."""
-        base = self.runner.artifact(cell)
-        inspection = base.inspection
-        model_inputs = quantize_inputs(inspection, float_inputs)
-        on_grid = dequantize_inputs(inspection, model_inputs)
-        reference = keras_outputs(self._keras_model(cell, base), on_grid)
-        return dataclasses.replace(base, model_inputs=[model_inputs], float_inputs=[on_grid],
-                                   reference_outputs=[reference])
+        self._examples: ExampleBuilder | None = None
 
     def check(self, cell: Cell, float_inputs: dict[str, np.ndarray], svl: int | None = None) -> Verdict:
-        """The verdict; raises PropertyFailure (after writing the bundle) on a failure."""
-        artifact = self.artifact(cell, float_inputs)
+        """The verdict; raises PropertyFailure (after writing the repro bundle) on a failure."""
+        if self._examples is None:
+            from pytest_litert.convert.examples import ExampleBuilder
+
+            self._examples = ExampleBuilder(self.runner.artifact)
+        return self.judge(cell, self._examples.artifact(cell, float_inputs), svl)
+
+    def judge_example(self, example: BundledExample, svl: int | None = None) -> Verdict:
+        """A bundle's stored example (bundle/layout.py); its files checked as it loads."""
+        from pytest_litert.bundle.layout import BundleError, open_bundle
+
+        assert self.runner.settings.bundle is not None
+        try:
+            artifact = open_bundle(self.runner.settings.bundle).example_artifact(example)
+        except BundleError as error:
+            raise PropertyFailure(f"{example.id}: {error}") from None
+        return self.judge(example.cell, artifact, svl)
+
+    def judge(self, cell: Cell, artifact: CellArtifact, svl: int | None = None) -> Verdict:
         verdict = self.runner.evaluate(cell, artifact, svl)
         if verdict.status == Status.FAIL:
             bundle = write_bundle(self.artifacts_dir / cell.id, cell, artifact, verdict,
@@ -72,15 +77,6 @@ class PropertyHarness:
             raise PropertyFailure(f"{cell.variant}\n{verdict.explain()}\nrepro bundle: {bundle} "
                                   f"(python {bundle / 'repro.py'})")
         return verdict
-
-    def _keras_model(self, cell: Cell, artifact: CellArtifact) -> Any:
-        key = (cell.id, cell.shape, cell.weight_style, self.runner.settings.seed)
-        if key not in self._keras:
-            self._keras[key] = build_model(cell.op, cell.shape, artifact.weights)
-            if len(self._keras) > _KERAS_MODELS_KEPT:
-                self._keras.popitem(last=False)
-        self._keras.move_to_end(key)
-        return self._keras[key]
 
 
 def write_bundle(directory: Path, cell: Cell, artifact: CellArtifact, verdict: Verdict, target: str,

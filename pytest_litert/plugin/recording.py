@@ -35,6 +35,7 @@ class RecordingOptions:
     tolerance: float
     report_json: Path | None
     seed: int
+    bundle: dict[str, Any] | None = None  # {"path", "toolchain"} of a judged bundle
 
 
 class RunRecorder:
@@ -87,7 +88,7 @@ class RunRecorder:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.options.report_json is None or hasattr(session.config, "workerinput"):
             return  # under xdist only the controller writes the report
-        document = run_document(list(self.records.values()), self.options.seed)
+        document = run_document(list(self.records.values()), self.options.seed, bundle=self.options.bundle)
         self.options.report_json.parent.mkdir(parents=True, exist_ok=True)
         self.options.report_json.write_text(json.dumps(document, indent=1, sort_keys=True, default=str) + "\n")
 

@@ -82,9 +82,14 @@ def _delegated(layer: MainLayer | None, facts: dict[str, Any]) -> bool | None:
     return covers if covers is not None else facts.get("delegated")
 
 
-def run_document(records: list[dict[str, Any]], seed: int | None, *, key: str = "cells") -> dict[str, Any]:
-    """The file around a run's records (`--litert-report-json`, `matrix --json`, the manifest)."""
-    return {"format": FORMAT_VERSION, "toolchain": versions(), "seed": seed, key: records}
+def run_document(records: list[dict[str, Any]], seed: int | None, *, key: str = "cells",
+                 bundle: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The file around a run's records (`--litert-report-json`, `matrix --json`, the manifest).
+    A run judging a bundle also records the bundle and the toolchain that made it."""
+    document = {"format": FORMAT_VERSION, "toolchain": versions(), "seed": seed, key: records}
+    if bundle is not None:
+        document["bundle"] = bundle
+    return document
 
 
 def stored_part(record: dict[str, Any]) -> dict[str, Any]:

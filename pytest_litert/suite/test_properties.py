@@ -6,7 +6,10 @@ on an SME2 target (or skipped, as for test_sme2_cell).
 test_cell_property also runs, in every profile, the explicit examples of BOUNDARY_EXAMPLES:
 one pinned shape per operator of each boundary family (one output channel, a 1x1 input under a larger kernel, a
 reduction longer than 1/u16), among them the shapes the thorough profile found false
-positives at."""
+positives at.
+
+With --litert-bundle nothing is drawn (no TensorFlow to convert): test_bundled_example judges
+the examples the export drew and stored, on this machine's LiteRT."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from pytest_litert.bundle.layout import BundledExample
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.matrix.strategies import (
     BOUNDARY_EXAMPLES,
@@ -28,20 +32,28 @@ from pytest_litert.matrix.strategies import (
 from pytest_litert.plugin.profiles import property_settings
 from pytest_litert.plugin.properties import PropertyHarness
 
+_BUNDLED = ("hypothesis draws need TensorFlow to convert; with --litert-bundle the bundle's stored examples "
+            "run instead (test_bundled_example)")
+
+
+def _produced(cell: Cell, config: pytest.Config) -> Cell:
+    """The cell, skipped before hypothesis starts where this toolchain cannot produce it, or
+    where a bundle is judged (nothing converts then)."""
+    if cell.not_produced:
+        pytest.skip(f"not produced by this toolchain: {cell.not_produced}")
+    if config.getoption("litert_bundle", None) or config.getini("litert_bundle"):
+        pytest.skip(_BUNDLED)
+    return cell
+
 
 @pytest.fixture(scope="session")
-def produced_cell(litert_cell: Cell) -> Cell:
-    """The cell, skipped before hypothesis starts where this toolchain cannot produce it."""
-    if litert_cell.not_produced:
-        pytest.skip(f"not produced by this toolchain: {litert_cell.not_produced}")
-    return litert_cell
+def produced_cell(litert_cell: Cell, pytestconfig: pytest.Config) -> Cell:
+    return _produced(litert_cell, pytestconfig)
 
 
 @pytest.fixture(scope="session")
-def produced_sme2_cell(litert_sme2_cell: Cell) -> Cell:
-    if litert_sme2_cell.not_produced:
-        pytest.skip(f"not produced by this toolchain: {litert_sme2_cell.not_produced}")
-    return litert_sme2_cell
+def produced_sme2_cell(litert_sme2_cell: Cell, pytestconfig: pytest.Config) -> Cell:
+    return _produced(litert_sme2_cell, pytestconfig)
 
 
 def _property(cell: Cell, harness: PropertyHarness, data: st.DataObject | BoundaryExample,
@@ -84,3 +96,13 @@ def test_sme2_cell_property(produced_sme2_cell: Cell, litert_properties: Propert
     test_cell_property does on every host (on an SME2 host through its SME2 kernels); under
     QEMU they cost several times the emulated lane's time."""
     _property(produced_sme2_cell, litert_properties, data, litert_svl, boundaries=False)
+
+
+def test_bundled_example(litert_example: BundledExample, litert_properties: PropertyHarness) -> None:
+    """A hypothesis-drawn example stored by `export --property-examples`, judged like a drawn one."""
+    litert_properties.judge_example(litert_example)
+
+
+def test_sme2_bundled_example(litert_sme2_example: BundledExample, litert_properties: PropertyHarness,
+                              litert_svl: int | None) -> None:
+    litert_properties.judge_example(litert_sme2_example, litert_svl)
