@@ -3,7 +3,7 @@
   export DIR     the bundle: per cell the model, inputs, Keras outputs and weights (bundle/export.py)
   matrix         convert, run and judge every cell; print the table
   coverage       SME2 kernel coverage on the emulated CPU (report/coverage.py)
-  emulator       prepare the emulated SME2 target (run/qemu/emulator.py)
+  emulator       prepare the emulated SME2 target (run/qemu/emulator.py); run a command in it
   diff A B       what changed per cell between two recorded runs (report/rundiff.py)
   faults         fault injection and the false-positive sweep (faults/inject.py)
 """
@@ -29,7 +29,7 @@ from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.report import coverage, rundiff
 from pytest_litert.report.record import record_of, run_document
 from pytest_litert.report.table import CellSummary, counts, render_table
-from pytest_litert.run.qemu import emulator
+from pytest_litert.run.qemu import emulator, guest_shell
 from pytest_litert.session import TARGETS, Runner, Settings, TargetUnavailable
 
 
@@ -69,8 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
     covering.add_argument("--all-cells", action="store_true", help="every cell, not only the seed table's SME2 cells")
     covering.add_argument("--markdown", action="store_true", help="print a markdown table")
     _add_selection(covering)
-    emulating = commands.add_parser("emulator", help="the emulated SME2 target (QEMU user mode): setup or status")
-    emulating.add_argument("action", choices=("setup", "status"))
+    emulating = commands.add_parser(
+        "emulator", help="the emulated SME2 target (QEMU user mode): setup, status, or run -- CMD inside it",
+        description="setup: prepare QEMU, the arm64 rootfs and the aarch64 wheels. status: is it ready. "
+                    "run -- CMD ...: run CMD (python, pytest, pytest-litert or a rootfs program) in the emulated "
+                    "SME2 Linux, with this pytest-litert installed in the guest's Python (no TensorFlow) and the "
+                    "current directory visible; exits with CMD's exit code.")
+    emulating.add_argument("action", choices=("setup", "status", "run"))
+    emulating.add_argument("guest_command", nargs=argparse.REMAINDER, metavar="command",
+                           help="run: the command, after --")
+    emulating.add_argument("--cpu", default="max", help="run: QEMU's -cpu (default max: SME2; 'max,sme=off' "
+                           "for NEON only; 'max,sme-default-vector-length=32' for another SVL)")
     emulating.add_argument("--cache-dir", type=Path, default=None,
                            help=f"where to keep it (default: {emulator.default_cache_dir()}; ${emulator.CACHE_ENV})")
     emulating.add_argument("--mirror", default=None,
@@ -98,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         return _COMMANDS[args.command](args)
-    except (_Refused, ValueError, TargetUnavailable, export.ExportRefused, emulator.EmulatorSetupError) as error:
+    except (_Refused, ValueError, TargetUnavailable, export.ExportRefused, emulator.EmulatorSetupError,
+            guest_shell.GuestCommandError) as error:
         print(f"pytest-litert {args.command}: error: {error}", file=sys.stderr)
         return 2
 
@@ -168,6 +178,11 @@ def _coverage(args: argparse.Namespace) -> int:
 
 
 def _emulator(args: argparse.Namespace) -> int:
+    command = args.guest_command[1:] if args.guest_command[:1] == ["--"] else args.guest_command
+    if args.action == "run":
+        return guest_shell.run(command, cpu=args.cpu, cache_dir=args.cache_dir)
+    if command:
+        raise _Refused(f"emulator {args.action} takes no command (did you mean: emulator run -- {' '.join(command)})")
     if args.action == "status":
         found = emulator.find(args.cache_dir)
         print(f"emulator ready: {found.cache_dir}" if found else f"emulator not set up: {emulator.SETUP_HINT}")

@@ -35,3 +35,17 @@ def describe() -> str:
         f"TensorFlow {v['tensorflow']}, Keras {v['keras']}, ai-edge-litert {v['ai-edge-litert']}, "
         f"ai-edge-quantizer {v['ai-edge-quantizer']}"
     )
+
+
+def runtime_requirements() -> list[str]:
+    """pytest-litert's runtime-only requirements (no extras: no TensorFlow), with LiteRT pinned
+    to the installed version: what the emulated guest gets (run/qemu/emulator.py)."""
+    wanted = []
+    for requirement in metadata.requires("pytest-litert") or []:
+        name = requirement.split(";")[0].strip()
+        if "extra ==" in requirement:
+            continue
+        if name.startswith("ai-edge-litert") and versions()["ai-edge-litert"] != "missing":
+            name = f"ai-edge-litert=={versions()['ai-edge-litert']}"
+        wanted.append(name)
+    return wanted

@@ -116,7 +116,7 @@ def judge(cell: Cell, artifact: CellArtifact, inspection: ModelInspection, layer
             explained.add(finding)
         checks.append(check if finding is None else dataclasses.replace(
             check, passed=True, message=f"known finding: {check.message}"))
-    facts = {"target": run.target, **run.facts}
+    facts = {"target": run.target, **run.facts, "output_digests": run.digests()}
     bad = [c for c in checks if not c.passed]
     if bad:
         reason = "; ".join(f"{c.name}: {c.message}" for c in bad)

@@ -9,6 +9,7 @@ only; a crash of the target ends the run. Nothing here judges: judge/ takes the 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,16 @@ class CellRun:
     facts: dict[str, dict[str, Any]]
     errors: dict[str, str]
     crash: str = ""
+
+    def digests(self) -> dict[str, list[str]]:
+        """Per lane, a sha256 of each draw's raw output (dtype, shape, bytes): two targets
+        that ran the same machine code give the same digests (report/agreement.py)."""
+        found: dict[str, list[str]] = {}
+        for raw in self.outputs:
+            for lane, output in raw.items():
+                material = f"{output.dtype.str}{output.shape}".encode() + np.ascontiguousarray(output).tobytes()
+                found.setdefault(lane, []).append(hashlib.sha256(material).hexdigest()[:16])
+        return found
 
 
 def lanes_of(cell: Cell, target: Target, comparison: Target | None) -> list[Lane]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -172,6 +174,12 @@ def _safe_read(stream: IO[bytes]) -> tuple[dict[str, Any], list[bytes]] | str:
     return frame if frame is not None else "the worker exited without replying"
 
 
+WORKER_PREFIX_ENV = "PYTEST_LITERT_WORKER_PREFIX"
+
+
 def host_target() -> WorkerTarget:
-    """This machine, LiteRT in a child process of the same Python."""
-    return WorkerTarget("host", [sys.executable, str(Path(worker.__file__))])
+    """This machine, LiteRT in a child process of the same Python. Inside the emulated guest
+    (`pytest-litert emulator run`) the child is started through the same QEMU: a JSON list in
+    $PYTEST_LITERT_WORKER_PREFIX (run/qemu/guest_shell.py says why)."""
+    prefix = json.loads(os.environ.get(WORKER_PREFIX_ENV) or "[]")
+    return WorkerTarget("host", [*prefix, sys.executable, str(Path(worker.__file__))])

@@ -6,7 +6,8 @@
                            Debian 12's own 7.2 lacks SME2 and crashes LiteRT)
     rootfs/                Debian 12 arm64 with python3.11 (mmdebstrap --variant=extract:
                            no emulation needed to build it)
-    rootfs/opt/site/       ai-edge-litert (the host's version) + numpy, aarch64 wheels
+    rootfs/opt/site/       pytest-litert's runtime-only requirements for aarch64 (ai-edge-litert
+                           at the host's version, numpy, pytest, hypothesis)
     verified               a marker: the guest Python imported LiteRT once
 
 Each step is skipped when its output exists, and each writes to a temporary name first
@@ -26,8 +27,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from pathlib import Path
+
+from pytest_litert.toolchain import runtime_requirements
 
 Progress = Callable[[str], None]
 
@@ -85,14 +87,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "pytest-litert" / "emulator"
-
-
-def host_litert_version() -> str | None:
-    """The ai-edge-litert version installed next to this package (the guest gets the same)."""
-    try:
-        return metadata.version("ai-edge-litert")
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def find(cache_dir: Path | None = None) -> EmulatorPaths | None:
@@ -353,26 +347,23 @@ def _ensure_mmdebstrap(progress: Progress) -> str:
 # --- step c: the aarch64 wheels --------------------------------------------------------
 
 
-def installed_guest_litert(site: Path) -> str | None:
-    for info in site.glob("ai_edge_litert-*.dist-info"):
-        return info.name[len("ai_edge_litert-") : -len(".dist-info")]
-    return None
-
-
 def _site_step(paths: EmulatorPaths, progress: Progress) -> None:
-    wanted = host_litert_version()
-    have = installed_guest_litert(paths.site)
-    if paths.library.is_file() and have and (wanted is None or have == wanted):
-        progress(f"wheels: ai-edge-litert {have} in {paths.site} (cached)")
+    """pytest-litert's runtime-only requirements for aarch64 (LiteRT pinned to the host's):
+    the worker needs LiteRT and numpy, `emulator run` also pytest and hypothesis."""
+    wanted = runtime_requirements()
+    marker = paths.site / "requirements.txt"
+    have = marker.read_text().split() if marker.is_file() else []
+    if paths.library.is_file() and have == wanted:
+        progress(f"wheels: {' '.join(wanted)} in {paths.site} (cached)")
         return
-    requirement = f"ai-edge-litert=={wanted}" if wanted else "ai-edge-litert"
     staging = paths.site.with_name("site.tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    progress(f"wheels: pip install {requirement} numpy for {WHEEL_PLATFORM}, cp311")
+    progress(f"wheels: pip install {' '.join(wanted)} for {WHEEL_PLATFORM}, cp311")
     options = "--disable-pip-version-check --only-binary=:all: --implementation cp --python-version 3.11"
     command = [sys.executable, "-m", "pip", "install", "-q", *options.split(), "--platform", WHEEL_PLATFORM,
-               "--target", str(staging), requirement, "numpy"]  # fmt: skip
-    _run("wheels", command, f"check that PyPI serves {requirement} for {WHEEL_PLATFORM}")
+               "--target", str(staging), *wanted]  # fmt: skip
+    _run("wheels", command, f"check that PyPI serves {' '.join(wanted)} for {WHEEL_PLATFORM}")
+    (staging / "requirements.txt").write_text("\n".join(wanted) + "\n")
     shutil.rmtree(paths.site, ignore_errors=True)
     (paths.cache_dir / "verified").unlink(missing_ok=True)
     staging.rename(paths.site)

@@ -1,0 +1,92 @@
+"""`pytest-litert emulator run -- CMD ...`: a command inside the emulated SME2 Linux.
+
+The emulator's rootfs under `qemu-aarch64 -cpu max` is, as far as user space can tell, an
+aarch64 Linux machine with SME2 (getauxval(AT_HWCAP2) bit 37 set). This runs a command in
+it with the plugin installed in the guest's Python the way a user installs it on an Arm
+board: the runtime-only install (pytest-litert without TensorFlow, resolved by pip for
+aarch64 at `emulator setup`), the plugin's own files copied next to it with their entry
+points, and the current directory visible (QEMU user mode sees the host's files; `-L`
+redirects only paths that exist in the rootfs).
+
+One difference from a real board: without binfmt_misc (a kernel-wide setting this tool
+does not touch) the guest cannot exec an aarch64 program, so the host target's worker,
+which is a child process, is started through the same QEMU and CPU
+(`PYTEST_LITERT_WORKER_PREFIX`, read by run/targets.py). What runs in it is unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+from pytest_litert.run.qemu.emulator import SETUP_HINT, EmulatorPaths, find
+from pytest_litert.run.targets import WORKER_PREFIX_ENV
+
+_PYTHONS = ("python", "python3", "python3.11")
+_SCRIPTS = {"pytest": ["-m", "pytest"], "pytest-litert": ["-m", "pytest_litert"]}
+
+
+class GuestCommandError(RuntimeError):
+    """The command cannot be run in the guest; the message says why and what to do."""
+
+
+def run(command: list[str], *, cpu: str = "max", cache_dir: Path | None = None) -> int:
+    """Run `command` in the guest with this terminal's stdio; returns its exit code."""
+    paths = find(cache_dir)
+    if paths is None:
+        raise GuestCommandError(f"the emulated SME2 Linux is not set up: {SETUP_HINT}")
+    if not command:
+        raise GuestCommandError("no command given: pytest-litert emulator run -- python -m pytest ...")
+    plugin = install_plugin(paths)
+    prefix = [str(paths.qemu), "-cpu", cpu, "-L", str(paths.rootfs)]
+    argv = [*prefix, *guest_argv(paths, command)]
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LC_ALL": "C.UTF-8",
+        "HOME": os.environ.get("HOME", "/root"),
+        "PYTHONPATH": f"{plugin}{os.pathsep}{paths.site}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "1",
+        WORKER_PREFIX_ENV: json.dumps(prefix),
+        **{k: v for k, v in os.environ.items() if k in ("CI", "XDG_CACHE_HOME", "TERM", "COLUMNS")},
+    }
+    return subprocess.run(argv, env=env, check=False).returncode
+
+
+def guest_argv(paths: EmulatorPaths, command: list[str]) -> list[str]:
+    """`python ...`, `pytest ...` and `pytest-litert ...` run with the guest's Python;
+    anything else must be a program of the rootfs."""
+    head, rest = command[0], command[1:]
+    if head in _PYTHONS:
+        return [str(paths.python), *rest]
+    if head in _SCRIPTS:
+        return [str(paths.python), *_SCRIPTS[head], *rest]
+    for directory in ("usr/bin", "bin"):
+        program = paths.rootfs / directory / head
+        if program.is_file():
+            return [str(program), *rest]
+    raise GuestCommandError(f"{head!r} is not a program of the guest (try python, pytest or pytest-litert)")
+
+
+def install_plugin(paths: EmulatorPaths) -> Path:
+    """This pytest-litert's files and entry points in a guest directory, refreshed each run
+    (a few hundred KB), so the guest runs exactly the plugin the host has."""
+    import pytest_litert
+
+    target = paths.cache_dir / "plugin"
+    staging = paths.cache_dir / "plugin.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(Path(pytest_litert.__file__).parent, staging / "pytest_litert",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    distribution = metadata.distribution("pytest-litert")
+    info = staging / f"pytest_litert-{distribution.version}.dist-info"
+    info.mkdir()
+    for name in ("METADATA", "entry_points.txt"):
+        (info / name).write_text(distribution.read_text(name) or "")
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    return target
