@@ -71,13 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selection(covering)
     emulating = commands.add_parser(
         "emulator", help="the emulated SME2 target (QEMU user mode): setup, status, or run -- CMD inside it",
+        usage="pytest-litert emulator {setup,status,run} [--cache-dir DIR] [--mirror URI] [--cpu CPU] [-- CMD ...]",
         description="setup: prepare QEMU, the arm64 rootfs and the aarch64 wheels. status: is it ready. "
                     "run -- CMD ...: run CMD (python, pytest, pytest-litert or a rootfs program) in the emulated "
                     "SME2 Linux, with this pytest-litert installed in the guest's Python (no TensorFlow) and the "
                     "current directory visible; exits with CMD's exit code.")
     emulating.add_argument("action", choices=("setup", "status", "run"))
-    emulating.add_argument("guest_command", nargs=argparse.REMAINDER, metavar="command",
-                           help="run: the command, after --")
     emulating.add_argument("--cpu", default="max", help="run: QEMU's -cpu (default max: SME2; 'max,sme=off' "
                            "for NEON only; 'max,sme-default-vector-length=32' for another SVL)")
     emulating.add_argument("--cache-dir", type=Path, default=None,
@@ -104,7 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    words = sys.argv[1:] if argv is None else argv
+    # `emulator run [options] -- CMD ...`: everything after the first -- is the guest's command.
+    cut = words.index("--") if "--" in words else len(words)
+    args = build_parser().parse_args(words[:cut])
+    args.guest_command = words[cut + 1:]
     try:
         return _COMMANDS[args.command](args)
     except (_Refused, ValueError, TargetUnavailable, export.ExportRefused, emulator.EmulatorSetupError,
@@ -178,7 +181,7 @@ def _coverage(args: argparse.Namespace) -> int:
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    command = args.guest_command[1:] if args.guest_command[:1] == ["--"] else args.guest_command
+    command = args.guest_command
     if args.action == "run":
         return guest_shell.run(command, cpu=args.cpu, cache_dir=args.cache_dir)
     if command:

@@ -119,7 +119,7 @@ def test_a_bundle_of_another_format_is_refused_once(pytester: pytest.Pytester, c
 
 
 def test_not_a_bundle(tmp_path: Path) -> None:
-    with pytest.raises(BundleError, match="bundle.json is missing: .* is not a bundle"):
+    with pytest.raises(BundleError, match=r"bundle.json is missing: .* is not a bundle"):
         open_bundle(tmp_path)
     with pytest.raises(BundleError, match="no such directory"):
         open_bundle(tmp_path / "absent")
