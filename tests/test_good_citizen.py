@@ -109,7 +109,7 @@ def test_export_prints_one_line_per_file_and_nothing_from_tensorflow(
         "[1/2] fully_connected-fp32.tflite (N bytes) T s",
         "[2/2] fully_connected-static_int8.tflite (N bytes) T s",
     ]
-    assert lines[-1].startswith(f"wrote 2 models and manifest.json to {out}")
+    assert lines[-1].startswith(f"wrote 2 models, bundle.json and manifest.json to {out}")
     assert printed.err == ""
 
 
