@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pytest
 
+from pytest_litert.convert.keras_models import MissingDependencyError
 from pytest_litert.judge.verdict import Status, Verdict
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.artifact import CellArtifact
@@ -56,7 +58,13 @@ class PropertyHarness:
             from pytest_litert.convert.examples import ExampleBuilder
 
             self._examples = ExampleBuilder(self.runner.artifact)
-        return self.judge(cell, self._examples.artifact(cell, float_inputs), svl)
+        try:
+            artifact = self._examples.artifact(cell, float_inputs)
+        except MissingDependencyError as error:  # no TensorFlow: fail; no ai-edge-quantizer: skip
+            if error.extra == "convert":
+                pytest.fail(str(error), pytrace=False)
+            pytest.skip(str(error))
+        return self.judge(cell, artifact, svl)
 
     def judge_example(self, example: BundledExample, svl: int | None = None) -> Verdict:
         """A bundle's stored example (bundle/layout.py); its files checked as it loads."""
