@@ -203,7 +203,8 @@ def test_error_tail_without_error_lines_keeps_the_last_lines() -> None:
 
 def test_summary_of_a_full_install_names_the_versions_that_matter() -> None:
     result = fake_result(rm.Cell("linux-x86_64", "3.11", "full"), FULL_X86_FAKE)
-    assert rm.summarize(result) == "ok: tensorflow-cpu 2.21.0, ai-edge-litert 2.3.0, ai-edge-quantizer 0.10.0, numpy 2.4.6"
+    expected = "ok: tensorflow-cpu 2.21.0, ai-edge-litert 2.3.0, ai-edge-quantizer 0.10.0, numpy 2.4.6"
+    assert rm.summarize(result) == expected
 
 
 def test_summary_of_a_failure_keeps_table_syntax_intact() -> None:

@@ -16,6 +16,7 @@ import dataclasses
 from typing import Any
 
 KERNEL_PROOF = "sme2 kernel"
+TARGET_LANES = ("neon",)  # lanes only the qemu-sme2 target runs (the SME-off A/B lane)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +57,9 @@ def compare_cells(key: str, a: dict[str, Any], b: dict[str, Any]) -> CellAgreeme
     digests_a = a.get("facts", {}).get("output_digests", {})
     digests_b = b.get("facts", {}).get("output_digests", {})
     lanes = tuple(sorted(digests_a.keys() & digests_b.keys()))
+    one_sided = sorted((digests_a.keys() ^ digests_b.keys()) - set(TARGET_LANES))
+    if one_sided:
+        problems.append(f"lanes run by one target only: {', '.join(one_sided)}")
     if a["status"] in ("pass", "finding", "fail") and not lanes and not problems:
         problems.append("no lane whose outputs both runs recorded")
     for lane in lanes:
