@@ -1,6 +1,6 @@
 """`pytest-litert`: every command's arguments are parsed here; the work lives in the stages.
 
-  export DIR     the bundle: per cell the model, inputs, Keras outputs and weights (bundle/export.py)
+  export DIR     the bundle: per cell the model, inputs, Keras outputs and weights (report/export.py)
   matrix         convert, run and judge every cell; print the table
   coverage       SME2 kernel coverage on the emulated CPU (report/coverage.py)
   emulator       prepare the emulated SME2 target (run/qemu/emulator.py); run a command in it
@@ -19,14 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pytest_litert import toolchain
-from pytest_litert.bundle import export
-from pytest_litert.bundle.layout import bundle_line
 from pytest_litert.convert.keras_models import TENSORFLOW_HINT
 from pytest_litert.faults import inject
 from pytest_litert.judge.verdict import Status, Verdict
 from pytest_litert.matrix.ops import OPS
 from pytest_litert.matrix.recipes import RECIPES
-from pytest_litert.report import coverage, rundiff
+from pytest_litert.model.bundle import bundle_line
+from pytest_litert.report import coverage, export, rundiff
 from pytest_litert.report.record import record_of, run_document
 from pytest_litert.report.table import CellSummary, counts, render_table
 from pytest_litert.run.qemu import emulator, guest_shell

@@ -6,7 +6,6 @@ import functools
 import importlib
 from collections.abc import Callable, Mapping
 
-from pytest_litert.bundle.layout import BundleError, open_bundle
 from pytest_litert.convert.artifact import build_artifact
 from pytest_litert.convert.cache import ConversionCache
 from pytest_litert.convert.converter import ConversionError, MissingDependencyError
@@ -14,6 +13,7 @@ from pytest_litert.judge import verdict as judging
 from pytest_litert.judge.verdict import Verdict, failed, skipped
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.artifact import CellArtifact
+from pytest_litert.model.bundle import BundleError, open_bundle
 from pytest_litert.run import sme2
 from pytest_litert.run.lanes import run_cell
 from pytest_litert.run.qemu import emulator

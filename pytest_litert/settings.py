@@ -11,8 +11,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pytest_litert.bundle.layout import BundleError, open_bundle
 from pytest_litert.matrix.cells import Cell, select_cells
+from pytest_litert.model.bundle import BundleError, open_bundle
 from pytest_litert.run.qemu.emulator import SVL_BYTES
 
 TARGETS = ("host", "inprocess", "qemu-sme2", "qemu-nosme")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_litert.bundle.layout import BundleError, open_bundle
 from pytest_litert.cli import main
 from pytest_litert.model import storage
+from pytest_litert.model.bundle import BundleError, open_bundle
 
 CELLS = ["--ops=fully_connected", "--recipes=fp32,static_int8"]
 

@@ -4,7 +4,7 @@ model's input grid, and the Keras reference for them.
 Conversion is the cost (0.1-0.3 s a model), so a model is converted once per (cell, shape,
 weight style) through the on-disk cache and its Keras twin is kept in memory; every input
 draw then costs one Keras call. Used by the property tests (plugin/properties.py) and by
-`export --property-examples` (bundle/export.py).
+`export --property-examples` (report/export.py).
 """
 
 from __future__ import annotations

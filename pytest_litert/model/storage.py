@@ -1,6 +1,6 @@
 """A CellArtifact on disk: model.tflite, reference.npz (weights, inputs, Keras outputs), meta.json.
 
-One format for the conversion cache (convert/cache.py) and the exported bundle (bundle/),
+One format for the conversion cache (convert/cache.py) and the exported bundle (model/bundle.py),
 read with numpy and the flatbuffer reader only, so a device without TensorFlow can load it.
 Reading checks the model against its recorded sha256 and names the file that is missing or
 damaged, so a truncated copy is a clear error rather than a wrong verdict.

@@ -98,7 +98,7 @@ def _header(config: pytest.Config) -> list[str]:
         f"litert: {state.runner(config).sme2_status.describe()}",
     ]
     if settings.bundle is not None:
-        from pytest_litert.bundle.layout import bundle_line
+        from pytest_litert.model.bundle import bundle_line
 
         lines.append(f"litert: {bundle_line(settings.bundle)}")
     return lines
@@ -128,7 +128,7 @@ def _parametrize_examples(metafunc: pytest.Metafunc, name: str, settings: Settin
                   "(`pytest-litert export DIR --property-examples N`)")
         metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-bundle")])
         return
-    from pytest_litert.bundle.layout import open_bundle
+    from pytest_litert.model.bundle import open_bundle
 
     examples = [example for bundled in open_bundle(settings.bundle).select(settings.ops, settings.recipes)
                 for example in bundled.examples if bundled.cell.sme2 or not only_sme2]

@@ -93,7 +93,7 @@ def recording_options(config: pytest.Config, settings: Settings) -> RecordingOpt
     update = bool(config.getoption("litert_baseline_update"))
     bundle = None
     if settings.bundle is not None:
-        from pytest_litert.bundle.layout import open_bundle
+        from pytest_litert.model.bundle import open_bundle
 
         bundle = {"path": str(settings.bundle), "toolchain": open_bundle(settings.bundle).toolchain}
     return RecordingOptions(Path(str(directory)) if directory else None, update, tolerance,

@@ -26,8 +26,8 @@ from pytest_litert.run.worker import pack_arrays
 from pytest_litert.session import Runner
 
 if TYPE_CHECKING:
-    from pytest_litert.bundle.layout import BundledExample
     from pytest_litert.convert.examples import ExampleBuilder
+    from pytest_litert.model.bundle import BundledExample
 
 _REPRO = '''"""Reproduce a pytest-litert property failure without pytest: python repro.py"""
 import sys
@@ -67,8 +67,8 @@ class PropertyHarness:
         return self.judge(cell, artifact, svl)
 
     def judge_example(self, example: BundledExample, svl: int | None = None) -> Verdict:
-        """A bundle's stored example (bundle/layout.py); its files checked as it loads."""
-        from pytest_litert.bundle.layout import BundleError, open_bundle
+        """A bundle's stored example (model/bundle.py); its files checked as it loads."""
+        from pytest_litert.model.bundle import BundleError, open_bundle
 
         assert self.runner.settings.bundle is not None
         try:

@@ -20,7 +20,6 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from pytest_litert.bundle.layout import BundledExample
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.matrix.strategies import (
     BOUNDARY_EXAMPLES,
@@ -29,6 +28,7 @@ from pytest_litert.matrix.strategies import (
     layer_shapes,
     weight_styles,
 )
+from pytest_litert.model.bundle import BundledExample
 from pytest_litert.plugin.profiles import property_settings
 from pytest_litert.plugin.properties import PropertyHarness
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from pytest_litert.run.qemu.emulator import SETUP_HINT, EmulatorPaths, find
 from pytest_litert.run.targets import WORKER_PREFIX_ENV
 
+_PACKAGE = Path(__file__).resolve().parents[2]  # pytest_litert/, copied into the guest
 _PYTHONS = ("python", "python3", "python3.11")
 _SCRIPTS = {"pytest": ["-m", "pytest"], "pytest-litert": ["-m", "pytest_litert"]}
 
@@ -75,12 +76,10 @@ def guest_argv(paths: EmulatorPaths, command: list[str]) -> list[str]:
 def install_plugin(paths: EmulatorPaths) -> Path:
     """This pytest-litert's files and entry points in a guest directory, refreshed each run
     (a few hundred KB), so the guest runs exactly the plugin the host has."""
-    import pytest_litert
-
     target = paths.cache_dir / "plugin"
     staging = paths.cache_dir / "plugin.tmp"
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(Path(pytest_litert.__file__).parent, staging / "pytest_litert",
+    shutil.copytree(_PACKAGE, staging / "pytest_litert",
                     ignore=shutil.ignore_patterns("__pycache__"))
     distribution = metadata.distribution("pytest-litert")
     info = staging / f"pytest_litert-{distribution.version}.dist-info"

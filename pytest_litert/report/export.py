@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_litert.bundle.layout import FORMAT, INDEX, KIND, index_entry
 from pytest_litert.judge.verdict import Verdict
 from pytest_litert.matrix.cells import Cell, make_cell
 from pytest_litert.matrix.ops import OPS
 from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.model import storage
 from pytest_litert.model.artifact import Arrays
+from pytest_litert.model.bundle import FORMAT, INDEX, KIND, index_entry
 from pytest_litert.report.record import record_of, run_document
 from pytest_litert.session import Runner, Settings
 from pytest_litert.toolchain import versions

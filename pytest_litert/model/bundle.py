@@ -1,4 +1,5 @@
-"""Read a bundle: bundle.json (the index) and, per cell, a stored artifact (model/storage.py).
+"""Read an exported bundle (report/export.py writes it): bundle.json, the index, and per cell
+a stored artifact (storage.py).
 
     DIR/bundle.json                  format, toolchain that made it, seed, cells
     DIR/manifest.json                the cells' records (report/record.py), for people and tools
