@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -250,14 +251,15 @@ def test_table_marks_a_missing_cell() -> None:
 
 def test_main_exits_1_and_names_the_failed_cell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    def fake_build_wheel(project: Path, out: Path) -> Path:
+    def fake_build_wheel(project: Path, out: Path, python_exe: str) -> Path:
         return out / "pytest_litert-0.1.0-py3-none-any.whl"
 
-    def fake_resolve(cell: Any, wheel: Path, scratch: Path, *, host_markers: bool = False) -> Any:
+    def fake_resolve(cell: Any, wheel: Path, scratch: Path, **kw: Any) -> Any:
         if cell.install == "full" and cell.python == "3.13":
             return fake_result(cell, error=["ERROR: No matching distribution found for tensorflow"])
         return fake_result(cell, RUNTIME_FAKE if cell.install == "runtime-only" else FULL_ELSEWHERE_FAKE)
 
+    monkeypatch.setattr(rm, "check_pip", lambda python_exe: "pip 26.3")
     monkeypatch.setattr(rm, "build_wheel", fake_build_wheel)
     monkeypatch.setattr(rm, "resolve", fake_resolve)
     out = tmp_path / "matrix.json"
@@ -274,7 +276,46 @@ def test_main_exits_1_and_names_the_failed_cell(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_main_exits_0_when_every_cell_resolves(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rm, "build_wheel", lambda project, out: out / "w.whl")
-    monkeypatch.setattr(rm, "resolve", lambda cell, wheel, scratch, host_markers=False: fake_result(
+    monkeypatch.setattr(rm, "check_pip", lambda python_exe: "pip 26.3")
+    monkeypatch.setattr(rm, "build_wheel", lambda project, out, python_exe: out / "w.whl")
+    monkeypatch.setattr(rm, "resolve", lambda cell, wheel, scratch, **kw: fake_result(
         cell, RUNTIME_FAKE if cell.install == "runtime-only" else FULL_X86_FAKE))
     assert rm.main(["--only-platform", "linux-x86_64", "--workers", "2"]) == 0
+
+
+def test_main_refuses_a_pip_that_ignores_python_version(monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(rm.subprocess, "run", fake_pip_version("pip 23.2.1 from /x/pip (python 3.11)\n"))
+    assert rm.main(["--only-platform", "macos-arm64"]) == 2
+    assert "pypa/pip#12216" in capsys.readouterr().err
+
+
+# --- the pip that resolves -----------------------------------------------------------------------
+
+
+def fake_pip_version(stdout: str) -> Any:
+    """subprocess.run as `python -m pip --version` answers, nothing else."""
+    def run(command: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
+        assert command[1:] == ["-m", "pip", "--version"]
+        return subprocess.CompletedProcess(command, 0, stdout=stdout, stderr="")
+    return run
+
+
+@pytest.mark.parametrize(("text", "version"), [("pip 26.3 from /v/pip (python 3.11)", (26, 3)),
+                                                ("pip 23.2.1 from /p (python 3.11)\n", (23, 2)),
+                                                ("pip 24.0", (24, 0))])
+def test_parse_pip_version(text: str, version: tuple[int, int]) -> None:
+    assert rm.parse_pip_version(text) == version
+
+
+def test_parse_pip_version_rejects_other_output() -> None:
+    with pytest.raises(ValueError, match="not pip --version output"):
+        rm.parse_pip_version("No module named pip")
+
+
+def test_check_pip_accepts_23_3_and_newer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rm.subprocess, "run", fake_pip_version("pip 23.3 from /p (python 3.11)\n"))
+    assert rm.check_pip("py") == "pip 23.3"
+    monkeypatch.setattr(rm.subprocess, "run", fake_pip_version("pip 23.2.1 from /p (python 3.11)\n"))
+    with pytest.raises(RuntimeError, match=r"pip 23\.2 of py checks Requires-Python against its own Python"):
+        rm.check_pip("py")
