@@ -11,7 +11,8 @@ import pytest
 
 from pytest_litert.cli import main
 from pytest_litert.run.qemu import emulator
-from pytest_litert.run.qemu.guest_shell import GuestCommandError, guest_argv
+from pytest_litert.run.qemu.guest_shell import GuestCommandError, guest_argv, stale_requirements
+from pytest_litert.toolchain import runtime_requirements
 
 PATHS = emulator.find()
 needs_emulator = pytest.mark.skipif(PATHS is None,
@@ -28,6 +29,15 @@ def test_run_before_setup_is_one_clear_error(tmp_path: Path, capsys: pytest.Capt
 def test_setup_takes_no_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["emulator", "status", "--", "python"]) == 2
     assert "did you mean: emulator run -- python" in capsys.readouterr().err
+
+
+def test_a_guest_set_up_by_another_version_is_one_clear_error(tmp_path: Path) -> None:
+    paths = emulator.EmulatorPaths.under(tmp_path)
+    paths.site.mkdir(parents=True)
+    (paths.site / "requirements.txt").write_text("ai-edge-litert==2.3.0\nnumpy\n")  # an older setup's list
+    assert "pytest<10,>=8.0" in stale_requirements(paths)
+    (paths.site / "requirements.txt").write_text("\n".join(runtime_requirements()))
+    assert stale_requirements(paths) == []
 
 
 def test_commands_map_to_the_guest_python(tmp_path: Path) -> None:

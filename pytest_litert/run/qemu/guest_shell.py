@@ -25,6 +25,7 @@ from pathlib import Path
 
 from pytest_litert.run.qemu.emulator import SETUP_HINT, EmulatorPaths, find
 from pytest_litert.run.targets import WORKER_PREFIX_ENV
+from pytest_litert.toolchain import runtime_requirements
 
 _PACKAGE = Path(__file__).resolve().parents[2]  # pytest_litert/, copied into the guest
 _PYTHONS = ("python", "python3", "python3.11")
@@ -42,6 +43,10 @@ def run(command: list[str], *, cpu: str = "max", cache_dir: Path | None = None) 
         raise GuestCommandError(f"the emulated SME2 Linux is not set up: {SETUP_HINT}")
     if not command:
         raise GuestCommandError("no command given: pytest-litert emulator run -- python -m pytest ...")
+    missing = stale_requirements(paths)
+    if missing:
+        raise GuestCommandError(f"the guest lacks {', '.join(missing)} (set up by another pytest-litert): "
+                                f"rerun `pytest-litert emulator setup`")
     plugin = install_plugin(paths)
     prefix = [str(paths.qemu), "-cpu", cpu, "-L", str(paths.rootfs)]
     argv = [*prefix, *guest_argv(paths, command)]
@@ -56,6 +61,13 @@ def run(command: list[str], *, cpu: str = "max", cache_dir: Path | None = None) 
         **{k: v for k, v in os.environ.items() if k in ("CI", "XDG_CACHE_HOME", "TERM", "COLUMNS")},
     }
     return subprocess.run(argv, env=env, check=False).returncode
+
+
+def stale_requirements(paths: EmulatorPaths) -> list[str]:
+    """This pytest-litert's runtime requirements the guest's site was not installed with."""
+    marker = paths.site / "requirements.txt"
+    have = set(marker.read_text().split()) if marker.is_file() else set()
+    return [wanted for wanted in runtime_requirements() if wanted not in have]
 
 
 def guest_argv(paths: EmulatorPaths, command: list[str]) -> list[str]:
