@@ -39,7 +39,8 @@ class _Refused(Exception):
 def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ops", help=f"comma list of operators (default all: {','.join(OPS)})")
     parser.add_argument("--recipes", help=f"comma list of recipes (default all: {','.join(RECIPES)})")
-    parser.add_argument("--seed", default="0", help="seed for weights, calibration and inputs (default 0)")
+    parser.add_argument("--seed", default=None,
+                        help="seed for weights, calibration and inputs (default 0; with --bundle, the bundle's)")
     parser.add_argument("--cache-dir", help="conversion cache ('none' disables; default ~/.cache/pytest-litert/cells)")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="show what TensorFlow prints while converting (kept back otherwise, unless it fails)")
@@ -117,9 +118,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _settings(args: argparse.Namespace) -> Settings:
     bundle = getattr(args, "bundle", None)
-    settings = Settings.from_strings(args.ops, args.recipes, None if bundle and args.seed == "0" else args.seed,
-                                     args.cache_dir, getattr(args, "target", None), verbose=args.verbose,
-                                     bundle=None if bundle is None else str(bundle))
+    settings = Settings.from_strings(args.ops, args.recipes, args.seed, args.cache_dir, getattr(args, "target", None),
+                                     verbose=args.verbose, bundle=None if bundle is None else str(bundle))
     if settings.bundle is None and importlib.util.find_spec("tensorflow") is None:
         hint = "pass --bundle DIR to judge an exported bundle" if hasattr(args, "bundle") else ""
         raise _Refused(f"{TENSORFLOW_HINT}{'; or ' + hint if hint else ''}")

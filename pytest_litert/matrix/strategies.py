@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from hypothesis import assume
@@ -19,6 +20,9 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from pytest_litert.matrix.ops import OPS, LayerShape, OpSpec, Padding
+
+if TYPE_CHECKING:
+    from pytest_litert.matrix.cells import Cell
 
 TILE_EDGES = (1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129)
 WEIGHT_STYLES = ("uniform", "one-sign-channels", "mixed-scales")
@@ -169,6 +173,15 @@ def input_arrays(shapes: dict[str, tuple[int, ...]], *, style: str | None = None
         return {name: styled_array(rng, dims, chosen) for name, dims in shapes.items()}
 
     return draw_inputs()
+
+
+def draw_example(data: st.DataObject, cell: Cell, *, boundaries: bool = True) -> tuple[Cell, dict[str, np.ndarray]]:
+    """One property example of `cell`: its variant (drawn shape and weight style) and inputs,
+    each drawn under its own label. The property tests and `export --property-examples` both
+    draw through here, so a bundle carries the suite's own examples."""
+    shape = data.draw(layer_shapes(cell.op, boundaries=boundaries), label="shape")
+    variant = cell.with_shape(shape, data.draw(weight_styles(), label="weights"))
+    return variant, data.draw(input_arrays(cell.op.input_shapes(shape)), label="inputs")
 
 
 def styled_array(rng: np.random.Generator, dims: tuple[int, ...], style: str) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""`pytest-litert export DIR`: the bundle (layout.py) for judging elsewhere, plus one .tflite per
+"""`pytest-litert export DIR`: the bundle (model/bundle.py) for judging elsewhere, plus one .tflite per
 cell and manifest.json for a device's benchmark tool.
 
 Per cell the stored artifact (model, seeded inputs, Keras outputs, Keras weights), its record
@@ -129,18 +129,17 @@ def draw_examples(cell: Cell, count: int, seed: int) -> list[tuple[Cell, Arrays]
     from hypothesis import seed as fixed_seed
     from hypothesis import strategies as st
 
-    from pytest_litert.matrix.strategies import input_arrays, layer_shapes, weight_styles
+    from pytest_litert.matrix.strategies import draw_example
 
     drawn: list[tuple[Cell, Arrays]] = []
 
+    # derandomize=False: the fixed seed decides, also where CI's hypothesis profile derandomizes
     @fixed_seed(seed)
     @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate], derandomize=False,
               suppress_health_check=list(HealthCheck))
     @given(data=st.data())
     def collect(data: st.DataObject) -> None:
-        shape = data.draw(layer_shapes(cell.op), label="shape")
-        variant = cell.with_shape(shape, data.draw(weight_styles(), label="weights"))
-        drawn.append((variant, data.draw(input_arrays(cell.op.input_shapes(shape)), label="inputs")))
+        drawn.append(draw_example(data, cell))
 
     collect()
     return drawn[:count]

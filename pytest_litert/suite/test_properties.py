@@ -21,13 +21,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from pytest_litert.matrix.cells import Cell
-from pytest_litert.matrix.strategies import (
-    BOUNDARY_EXAMPLES,
-    BoundaryExample,
-    input_arrays,
-    layer_shapes,
-    weight_styles,
-)
+from pytest_litert.matrix.strategies import BOUNDARY_EXAMPLES, BoundaryExample, draw_example
 from pytest_litert.model.bundle import BundledExample
 from pytest_litert.plugin.profiles import property_settings
 from pytest_litert.plugin.properties import PropertyHarness
@@ -65,9 +59,7 @@ def _property(cell: Cell, harness: PropertyHarness, data: st.DataObject | Bounda
         variant = cell.with_shape(shape)
         inputs = data.inputs(cell.op.input_shapes(shape))
     else:
-        shape = data.draw(layer_shapes(cell.op, boundaries=boundaries), label="shape")
-        variant = cell.with_shape(shape, data.draw(weight_styles(), label="weights"))
-        inputs = data.draw(input_arrays(cell.op.input_shapes(shape)), label="inputs")
+        variant, inputs = draw_example(data, cell, boundaries=boundaries)
     harness.check(variant, inputs, svl)
 
 
