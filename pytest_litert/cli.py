@@ -24,6 +24,7 @@ from pytest_litert.faults import inject
 from pytest_litert.judge.verdict import Status, Verdict
 from pytest_litert.matrix.ops import OPS
 from pytest_litert.matrix.recipes import RECIPES
+from pytest_litert.matrix.shapes import SHAPE_SETS
 from pytest_litert.model.bundle import bundle_line
 from pytest_litert.report import coverage, export, rundiff
 from pytest_litert.report.record import record_of, run_document
@@ -39,6 +40,7 @@ class _Refused(Exception):
 def _add_selection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ops", help=f"comma list of operators (default all: {','.join(OPS)})")
     parser.add_argument("--recipes", help=f"comma list of recipes (default all: {','.join(RECIPES)})")
+    parser.add_argument("--shapes", help=f"comma list of shape sets (default ci; {','.join(SHAPE_SETS)}, or all)")
     parser.add_argument("--seed", default=None,
                         help="seed for weights, calibration and inputs (default 0; with --bundle, the bundle's)")
     parser.add_argument("--cache-dir", help="conversion cache ('none' disables; default ~/.cache/pytest-litert/cells)")
@@ -119,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
 def _settings(args: argparse.Namespace) -> Settings:
     bundle = getattr(args, "bundle", None)
     settings = Settings.from_strings(args.ops, args.recipes, args.seed, args.cache_dir, getattr(args, "target", None),
-                                     verbose=args.verbose, bundle=None if bundle is None else str(bundle))
+                                     verbose=args.verbose, bundle=None if bundle is None else str(bundle),
+                                     shapes=args.shapes)
     if settings.bundle is None and importlib.util.find_spec("tensorflow") is None:
         hint = "pass --bundle DIR to judge an exported bundle" if hasattr(args, "bundle") else ""
         raise _Refused(f"{TENSORFLOW_HINT}{'; or ' + hint if hint else ''}")
@@ -160,7 +163,7 @@ def _matrix(args: argparse.Namespace) -> int:
                 print(verdict.explain(), file=sys.stderr)
     finally:
         runner.close()
-    print(render_table(summaries, settings.ops, settings.recipes))
+    print(render_table(summaries, cells))
     tally = counts(summaries)
     elapsed = time.perf_counter() - started
     print(", ".join(f"{n} {s}" for s, n in sorted(tally.items())) +

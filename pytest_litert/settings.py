@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pytest_litert.matrix.cells import Cell, select_cells
+from pytest_litert.matrix.shapes import DEFAULT_SET
 from pytest_litert.model.bundle import BundleError, open_bundle
 from pytest_litert.run.qemu.emulator import SVL_BYTES
 
@@ -56,11 +57,13 @@ class Settings:
     require_sme2_kernels: bool = False
     verbose: bool = False  # show what TensorFlow prints while converting (pytest -v, CLI -v)
     bundle: Path | None = None  # judge this exported bundle's cells instead of converting
+    shape_sets: tuple[str, ...] | None = None  # None: the default set (with a bundle, every set it holds)
 
     @classmethod
     def parse(cls, raw: Mapping[str, str | bool | None], *, extra_targets: tuple[str, ...] = ()) -> Settings:
         """From option strings keyed ops, recipes, seed, cache_dir, target, svl, require_sme2..."""
-        cells = select_cells(_text(raw, "ops"), _text(raw, "recipes"))  # validates both lists
+        shapes = _text(raw, "shapes")
+        cells = select_cells(_text(raw, "ops"), _text(raw, "recipes"), shapes)  # validates the three lists
         seed = _text(raw, "seed")
         try:
             seed_value = int(seed) if seed else 0
@@ -87,20 +90,28 @@ class Settings:
             require_sme2_kernels=_flag(raw.get("require_sme2_kernels")),
             verbose=_flag(raw.get("verbose")),
             bundle=bundle,
+            shape_sets=None if shapes is None else tuple(dict.fromkeys(c.shape_set for c in cells)),
         )
 
     @classmethod
     def from_strings(cls, ops: str | None, recipes: str | None, seed: str | int | None,
                      cache_dir: str | None, target: str | None = None, *, verbose: bool = False,
-                     bundle: str | None = None) -> Settings:
+                     bundle: str | None = None, shapes: str | None = None) -> Settings:
         return cls.parse({"ops": ops, "recipes": recipes, "seed": None if seed is None else str(seed),
-                          "cache_dir": cache_dir, "target": target, "verbose": verbose, "bundle": bundle})
+                          "cache_dir": cache_dir, "target": target, "verbose": verbose, "bundle": bundle,
+                          "shapes": shapes})
 
     def cells(self) -> list[Cell]:
         """The selected cells; with a bundle, the bundle's cells among them."""
         if self.bundle is not None:
-            return [bundled.cell for bundled in open_bundle(self.bundle).select(self.ops, self.recipes)]
-        return select_cells(self.ops, self.recipes)
+            return [bundled.cell for bundled in open_bundle(self.bundle).select(self.ops, self.recipes,
+                                                                                  self.shape_sets)]
+        return select_cells(self.ops, self.recipes, self.shape_sets or DEFAULT_SET)
+
+    @property
+    def selected_shape_sets(self) -> tuple[str, ...]:
+        """The shape sets the cells come from, in order (the first is the property tests')."""
+        return tuple(dict.fromkeys(cell.shape_set for cell in self.cells())) or (DEFAULT_SET,)
 
     @property
     def emulated(self) -> bool:

@@ -1,9 +1,10 @@
 """Turn a Keras model into .tflite bytes with one of the post-training recipes.
 
 The recipes are the seed document's snippets, generalised: `fp32`, `fp16` (with the
-fp16-accumulation hint), `dynamic_int8`, `static_int8` (int8 input and output),
-`int16x8` (extra) and `int4` (per-channel INT4 weights through ai-edge-quantizer,
-because the converter has no post-training INT4 option).
+fp16-accumulation hint), `fp16_weights` (without it), `dynamic_int8` and `static_int8`
+(int8 input and output), each also `_per_tensor` (the converter's per-channel switch off),
+`int16x8` (extra), and `int4` / `int4_weight_only` (per-channel INT4 weights through
+ai-edge-quantizer, because the converter has no post-training INT4 option).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ class ConversionError(RuntimeError):
 
 def convert(model: Any, recipe: str, calibration: list[Arrays]) -> bytes:
     """Convert `model`; `calibration` feeds static recipes, matched to inputs by name."""
-    if recipe == "int4":
-        return _quantize_int4(convert(model, "fp32", calibration))
+    if recipe in _INT4_RECIPES:
+        return _quantize_int4(convert(model, "fp32", calibration), recipe)
     import_keras()
     import tensorflow as tf
 
@@ -43,9 +44,13 @@ def _fp32(tf: Any, converter: Any, calibration: list[Arrays]) -> None:
 
 
 def _fp16(tf: Any, converter: Any, calibration: list[Arrays]) -> None:
+    _fp16_weights(tf, converter, calibration)
+    converter.target_spec._experimental_supported_accumulation_type = tf.dtypes.float16
+
+
+def _fp16_weights(tf: Any, converter: Any, calibration: list[Arrays]) -> None:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf.float16]
-    converter.target_spec._experimental_supported_accumulation_type = tf.dtypes.float16
 
 
 def _dynamic_int8(tf: Any, converter: Any, calibration: list[Arrays]) -> None:
@@ -59,6 +64,16 @@ def _static_int8(tf: Any, converter: Any, calibration: list[Arrays]) -> None:
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     converter.representative_dataset = _by_name(calibration)
+
+
+def _per_tensor(recipe: Callable[[Any, Any, list[Arrays]], None]) -> Callable[[Any, Any, list[Arrays]], None]:
+    """The same recipe with the converter's (private, undocumented) per-channel switch off."""
+
+    def per_tensor(tf: Any, converter: Any, calibration: list[Arrays]) -> None:
+        recipe(tf, converter, calibration)
+        converter._experimental_disable_per_channel = True
+
+    return per_tensor
 
 
 def _int16x8(tf: Any, converter: Any, calibration: list[Arrays]) -> None:
@@ -81,27 +96,34 @@ def _by_name(calibration: list[Arrays]) -> Callable[[], Iterator[Arrays]]:
     return dataset
 
 
-def _quantize_int4(float_model: bytes) -> bytes:
+# recipe -> ai-edge-quantizer's recipe function (in ai_edge_quantizer.recipe)
+_INT4_RECIPES = {"int4": "dynamic_wi4_afp32", "int4_weight_only": "weight_only_wi4_afp32"}
+
+
+def _quantize_int4(float_model: bytes, name: str) -> bytes:
     try:
         from ai_edge_quantizer import quantizer, recipe
     except ImportError as error:
         raise MissingDependencyError(
-            "the int4 recipe needs ai-edge-quantizer: pip install 'pytest-litert[int4]'", "int4"
+            f"the {name} recipe needs ai-edge-quantizer: pip install 'pytest-litert[int4]'", "int4"
         ) from error
     try:
-        engine = quantizer.Quantizer(float_model, recipe.dynamic_wi4_afp32())
+        engine = quantizer.Quantizer(float_model, getattr(recipe, _INT4_RECIPES[name])())
         result = engine.quantize(enable_progress_report=False)
     except Exception as error:
-        raise ConversionError(f"int4: {type(error).__name__}: {error}") from error
+        raise ConversionError(f"{name}: {type(error).__name__}: {error}") from error
     if result.quantized_model is None:
-        raise ConversionError("int4: ai-edge-quantizer returned no model")
+        raise ConversionError(f"{name}: ai-edge-quantizer returned no model")
     return bytes(result.quantized_model)
 
 
 _RECIPES: dict[str, Callable[[Any, Any, list[Arrays]], None]] = {
     "fp32": _fp32,
     "fp16": _fp16,
+    "fp16_weights": _fp16_weights,
     "dynamic_int8": _dynamic_int8,
+    "dynamic_int8_per_tensor": _per_tensor(_dynamic_int8),
     "static_int8": _static_int8,
+    "static_int8_per_tensor": _per_tensor(_static_int8),
     "int16x8": _int16x8,
 }

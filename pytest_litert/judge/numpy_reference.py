@@ -14,7 +14,8 @@ Modelled, per what LiteRT's reference kernels do (measured: agreement to ~1e-7):
   with per-channel weights, symmetric with a single scale; TRANSPOSE_CONV: asymmetric),
   with each kernel's own float32 or double arithmetic so
   rounding ties match, then float arithmetic.
-- fp32 / fp16: the file's weights (fp16 ones widened) in float64.
+- fp32 / fp16 / weight-only int4: the file's weights (fp16 ones widened, int4 ones
+  dequantized, as the DEQUANTIZE in front of the layer does) in float64.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def evaluate(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, m
     data = inspection.tensors[input_index["x"]]
     if data.dtype in ("INT8", "INT16"):
         return _static(cell, inspection, layer, model_inputs, input_index)
-    if layer.weights.dtype in ("INT8", "INT4"):
+    if layer.weights.dtype in ("INT8", "INT4") and "weights" not in layer.behind_dequantize:
         return _dynamic(cell, inspection, layer, model_inputs["x"].astype(np.float64))
     return _float(cell, inspection, layer, model_inputs)
 

@@ -39,22 +39,25 @@ def structural_mismatches(cell: Cell, inspection: ModelInspection, layer: MainLa
     weights = layer.weights
     if weights.dtype != want.weight_dtype:
         found.append(Mismatch("weight_dtype", want.weight_dtype, weights.dtype))
-    if not same_granularity(weights, want.weight_granularity):
+    if not same_granularity(weights, want.weight_granularity, cell.op.positions.channel_axis):
         found.append(Mismatch("weight_granularity", want.weight_granularity, weights.granularity))
-    elif weights.granularity == "per-channel" and weights.quantized_dimension != 0:
-        found.append(Mismatch("weight quantized_dimension", "0", str(weights.quantized_dimension)))
+    elif weights.granularity == "per-channel" and weights.quantized_dimension != cell.op.positions.channel_axis:
+        found.append(Mismatch("weight quantized_dimension", str(cell.op.positions.channel_axis),
+                              str(weights.quantized_dimension)))
     for key in want.metadata_keys:
         if key not in inspection.metadata:
             found.append(Mismatch(f"metadata {key!r}", "present", "absent"))
     return found
 
 
-def same_granularity(weights: TensorInfo, promised: str) -> bool:
-    """Granularity compared by meaning: one scale over a channel dimension of size 1 (a layer
-    with one output channel) is per-channel and per-tensor at once; the converter stores one."""
+def same_granularity(weights: TensorInfo, promised: str, channel_axis: int) -> bool:
+    """Granularity compared by meaning: one scale over an output-channel dimension of size 1
+    (a layer with one output channel) is per-channel and per-tensor at once; the converter
+    stores one. The axis is the operator's (a per-tensor tensor's quantized_dimension is 0,
+    which for BATCH_MATMUL is the batch)."""
     if weights.granularity == promised:
         return True
-    one_channel = bool(weights.shape) and weights.shape[weights.quantized_dimension] == 1
+    one_channel = len(weights.shape) > channel_axis and weights.shape[channel_axis] == 1
     return one_channel and {weights.granularity, promised} == {"per-tensor", "per-channel"}
 
 

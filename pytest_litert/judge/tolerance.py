@@ -143,6 +143,20 @@ def dynamic_bound(terms: LayerTerms, weights: TensorInfo, max_abs_x: float) -> B
     return Bound(bound, "bound", bound, formula)
 
 
+def weight_only_bound(terms: LayerTerms, weights: TensorInfo) -> Bound:
+    """Quantized weights dequantized to fp32 in front of a float layer (weight-only): weight
+    rounding (|dW| <= s_w/2), the DEQUANTIZE's own fp32 rounding (u32 of each weight) and
+    fp32 accumulation over the dequantized weights (|W'| <= |W| + s_w/2)."""
+    s_w = weight_scales(weights, terms.magnitude.shape[-1])
+    rounding = terms.sum_abs_x * s_w / 2.0
+    bound = rounding + (2.0 * gamma(terms.reduction + 1, U32) + U32) * (terms.magnitude + rounding)
+    formula = (
+        "sum|x|*s_w/2 + (2*gamma32(K+1) + u32)*(M + sum|x|*s_w/2) "
+        f"(s_w per channel {s_w.min():.3g}..{s_w.max():.3g}, K={terms.reduction})"
+    )
+    return Bound(bound, "bound", bound, formula)
+
+
 def static_bound(
     terms: LayerTerms, weights: TensorInfo, inputs: TensorInfo, output: TensorInfo,
     reference: np.ndarray, *, weights_on_grid: bool,

@@ -231,6 +231,8 @@ def _bound(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, art
             terms, weights, layer.data, inspection.tensors[inspection.outputs[0]],
             reference.astype(np.float64), weights_on_grid=not cell.op.constant_weights,
         )
+    if weights.scales and "weights" in layer.behind_dequantize:
+        return tolerance.weight_only_bound(terms, weights)
     if weights.scales:
         return tolerance.dynamic_bound(terms, weights, float(np.abs(float_in["x"]).max()))
     return tolerance.float_bound(

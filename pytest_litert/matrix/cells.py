@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 from pytest_litert.matrix.ops import OPS, LayerShape, OpSpec
 from pytest_litert.matrix.recipes import RECIPES, RecipeSpec
+from pytest_litert.matrix.shapes import DEFAULT_SET, SHAPE_SETS, NamedShape
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,10 +78,24 @@ class Cell:
     not_produced: str = ""
     findings: tuple[Finding, ...] = ()
     weight_style: str = "uniform"
+    shape_set: str = DEFAULT_SET
+    shape_label: str = ""  # which shape of its set, where the set has several per operator
 
     @property
     def id(self) -> str:
-        return f"{self.op.name}-{self.recipe.name}"
+        """`<op>-<recipe>`, plus the shape set (and shape) outside the default set: one id
+        names one model whichever sets a run selects, so baselines and -k stay stable."""
+        parts = [self.op.name, self.recipe.name]
+        if self.shape_set != DEFAULT_SET:
+            parts.append(self.shape_set)
+        if self.shape_label:
+            parts.append(self.shape_label)
+        return "-".join(parts)
+
+    @property
+    def row(self) -> str:
+        """The id without the recipe: the operator and its shape, a row of the matrix table."""
+        return self.id.replace(f"-{self.recipe.name}", "", 1)
 
     @property
     def sme2(self) -> bool:
@@ -112,6 +127,7 @@ _ASYM = "Asymmetric INT8 quantization"
 SEED_TABLE: dict[tuple[str, str], SeedRow] = {
     ("fully_connected", "fp32"): SeedRow(_FP32, _FP32, _FP32),
     ("fully_connected", "fp16"): SeedRow(_FP32, "FP16", _FP32),
+    ("fully_connected", "fp16_weights"): SeedRow(_FP32, "FP16", _FP32),
     ("fully_connected", "dynamic_int8"): SeedRow(_FP32, _INT8_PC, _FP32),
     ("fully_connected", "static_int8"): SeedRow(_ASYM, _INT8_PC, _ASYM),
     ("fully_connected", "int4"): SeedRow(_FP32, "Per-channel symmetric INT4 quantization", _FP32),
@@ -122,29 +138,45 @@ SEED_TABLE: dict[tuple[str, str], SeedRow] = {
     ("batch_matmul_const", "dynamic_int8"): SeedRow(_FP32, _INT8_PC, _FP32),
     ("conv2d_pointwise", "fp32"): SeedRow(_FP32, "FP32, pointwise", _FP32),
     ("conv2d_pointwise", "fp16"): SeedRow(_FP32, "FP16, pointwise", _FP32),
-    ("conv2d_pointwise", "dynamic_int8"): SeedRow(_FP32, _INT8_ANY, _FP32),
-    ("conv2d_pointwise", "static_int8"): SeedRow(_ASYM, _INT8_ANY, _ASYM),
-    ("conv2d", "dynamic_int8"): SeedRow(_FP32, _INT8_ANY, _FP32),
-    ("conv2d", "static_int8"): SeedRow(_ASYM, _INT8_ANY, _ASYM),
-    ("transpose_conv", "static_int8"): SeedRow(_ASYM, _INT8_ANY, _ASYM),
+    ("conv2d_pointwise", "fp16_weights"): SeedRow(_FP32, "FP16, pointwise", _FP32),
+    **{
+        (op, f"{recipe}{granularity}"): SeedRow(_FP32 if recipe == "dynamic_int8" else _ASYM, _INT8_ANY,
+                                                _FP32 if recipe == "dynamic_int8" else _ASYM)
+        for op, recipe in (("conv2d_pointwise", "dynamic_int8"), ("conv2d_pointwise", "static_int8"),
+                           ("conv2d", "dynamic_int8"), ("conv2d", "static_int8"),
+                           ("transpose_conv", "static_int8"))
+        for granularity in ("", "_per_tensor")
+    },
 }
 
 # Measured: XNNPACK (ai-edge-litert 2.3.0) leaves these to the builtin kernels.
 _NOT_DELEGATED: dict[tuple[str, str], str] = {
     **{(op, "int16x8"): "XNNPACK has no int16x8 kernels" for op in OPS},
-    ("batch_matmul", "static_int8"): "XNNPACK does not take int8 BATCH_MATMUL of two runtime inputs",
+    **{("batch_matmul", r): "XNNPACK does not take int8 BATCH_MATMUL of two runtime inputs"
+       for r in ("static_int8", "static_int8_per_tensor")},
     ("conv2d", "int4"): "XNNPACK does not take CONV_2D with INT4 weights",
     ("conv2d_pointwise", "int4"): "XNNPACK does not take CONV_2D with INT4 weights",
+    **{
+        (op, "int4_weight_only"): (
+            f"XNNPACK does not take {code} with INT4 weights behind DEQUANTIZE (weight-only): "
+            "the builtin float kernel runs it"
+        )
+        for op, code in (("fully_connected", "FULLY_CONNECTED"), ("conv2d_pointwise", "CONV_2D"),
+                         ("conv2d", "CONV_2D"))
+    },
 }
 
 _NO_WEIGHTS = "both BATCH_MATMUL operands are runtime inputs: there are no weights to quantize"
 _NOT_PRODUCED: dict[tuple[str, str], str] = {
     ("batch_matmul", "dynamic_int8"): _NO_WEIGHTS + "; the model stays FLOAT32",
-    ("batch_matmul", "int4"): _NO_WEIGHTS + "; the model stays FLOAT32",
+    **{("batch_matmul", r): _NO_WEIGHTS + "; the model stays FLOAT32"
+       for r in ("int4", "int4_weight_only", "dynamic_int8_per_tensor")},
+    ("batch_matmul", "fp16_weights"): _NO_WEIGHTS + "; without the fp16 hint the model stays FLOAT32",
     ("batch_matmul_const", "int4"): (
         "ai-edge-quantizer's dynamic_wi4_afp32 silently skips a 3-D BATCH_MATMUL constant"
     ),
-    ("transpose_conv", "int4"): "ai-edge-quantizer silently skips TRANSPOSE_CONV weights",
+    **{("transpose_conv", r): "ai-edge-quantizer silently skips TRANSPOSE_CONV weights"
+       for r in ("int4", "int4_weight_only")},
 }
 
 _PER_TENSOR_BMM = Finding(
@@ -152,6 +184,14 @@ _PER_TENSOR_BMM = Finding(
     "per-tensor",
     "the converter quantizes a 3-D BATCH_MATMUL constant per-tensor, not per-channel",
 )
+_BMM_ZERO_POINT = Finding(
+    "delegation",
+    "expected to take the op",
+    "XNNPACK refuses int8 BATCH_MATMUL when the converter gives the per-tensor constant a "
+    "nonzero zero point (asymmetric weights; 24 of 40 seeds)",
+)
+
+
 def _not_delegated(text: str, condition: str) -> tuple[Finding, ...]:
     """XNNPACK refusing the op for some shapes; then no SME2 kernel can run either."""
     return (
@@ -166,17 +206,12 @@ _TCONV_NOT_DELEGATED = _not_delegated(
     "same padding, kernel < stride",
 )
 _FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
-    **{("transpose_conv", r): _TCONV_NOT_DELEGATED for r in ("fp32", "fp16", "dynamic_int8", "static_int8")},
+    **{("transpose_conv", r): _TCONV_NOT_DELEGATED
+       for r in ("fp32", "fp16", "fp16_weights", "dynamic_int8", "dynamic_int8_per_tensor", "static_int8",
+                 "static_int8_per_tensor")},
     ("batch_matmul_const", "dynamic_int8"): (_PER_TENSOR_BMM,),
-    ("batch_matmul_const", "static_int8"): (
-        _PER_TENSOR_BMM,
-        Finding(
-            "delegation",
-            "expected to take the op",
-            "XNNPACK refuses int8 BATCH_MATMUL when the converter gives the per-tensor constant a "
-            "nonzero zero point (asymmetric weights; 24 of 40 seeds)",
-        ),
-    ),
+    ("batch_matmul_const", "static_int8"): (_PER_TENSOR_BMM, _BMM_ZERO_POINT),
+    ("batch_matmul_const", "static_int8_per_tensor"): (_BMM_ZERO_POINT,),
     ("batch_matmul_const", "fp16"): (
         *(
             Finding(
@@ -218,7 +253,8 @@ _FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
 }
 
 
-def make_cell(op: OpSpec, recipe: RecipeSpec, shape: LayerShape | None = None) -> Cell:
+def make_cell(op: OpSpec, recipe: RecipeSpec, shape: LayerShape | None = None, shape_set: str = DEFAULT_SET,
+              shape_label: str = "") -> Cell:
     key = (op.name, recipe.name)
     weight_dtype, granularity = recipe.weight_dtype, recipe.weight_granularity
     if not op.constant_weights and key not in _NOT_PRODUCED:  # weights = 2nd runtime input
@@ -241,6 +277,8 @@ def make_cell(op: OpSpec, recipe: RecipeSpec, shape: LayerShape | None = None) -
         expected=expected,
         not_produced=_NOT_PRODUCED.get(key, ""),
         findings=_FINDINGS.get(key, ()),
+        shape_set=shape_set,
+        shape_label=shape_label,
     )
 
 
@@ -265,7 +303,20 @@ def parse_names(value: str | Iterable[str] | None, valid: Iterable[str], what: s
     return names
 
 
-def select_cells(ops: str | Iterable[str] | None = None, recipes: str | Iterable[str] | None = None) -> list[Cell]:
+def select_cells(ops: str | Iterable[str] | None = None, recipes: str | Iterable[str] | None = None,
+                 shapes: str | Iterable[str] | None = DEFAULT_SET) -> list[Cell]:
+    """Every op x recipe of every named shape set (each set's shapes in turn)."""
     op_names = parse_names(ops, OPS, "op")
     recipe_names = parse_names(recipes, RECIPES, "recipe")
-    return [make_cell(OPS[o], RECIPES[r]) for o in op_names for r in recipe_names]
+    set_names = parse_names(shapes, SHAPE_SETS, "shape set")
+    return [
+        make_cell(OPS[o], RECIPES[r], named.shape, set_name, named.label)
+        for set_name in set_names for o in op_names for named in SHAPE_SETS[set_name][o] for r in recipe_names
+    ]
+
+
+def is_primary(cell: Cell, shape_sets: tuple[str, ...]) -> bool:
+    """The first cell of its op x recipe in a selection: the one property tests run under
+    (they draw their own shapes, so one per op x recipe is enough)."""
+    first: NamedShape = SHAPE_SETS[shape_sets[0]][cell.op.name][0]
+    return cell.shape_set == shape_sets[0] and cell.shape_label == first.label

@@ -40,19 +40,22 @@ class LayerShape:
 
 @dataclasses.dataclass(frozen=True)
 class InputPositions:
-    """Which operator input is the data, the weights and the bias (None: the op has none)."""
+    """Which operator input is the data, the weights and the bias (None: the op has none), and
+    the weights' output-channel axis in the file (where per-channel scales must lie)."""
 
     data: int = 0
     weights: int = 1
     bias: int | None = 2
+    channel_axis: int = 0
 
 
 # Per TFLite operator: which input is data, weights, bias. TRANSPOSE_CONV takes
-# (output_shape, weights, data, bias); BATCH_MATMUL has no bias input.
+# (output_shape, weights, data, bias); BATCH_MATMUL has no bias input and its constant
+# (batch, k, n) has its output channels last.
 INPUT_POSITIONS: dict[str, InputPositions] = {
     "FULLY_CONNECTED": InputPositions(),
     "CONV_2D": InputPositions(),
-    "BATCH_MATMUL": InputPositions(bias=None),
+    "BATCH_MATMUL": InputPositions(bias=None, channel_axis=2),
     "TRANSPOSE_CONV": InputPositions(data=2, weights=1, bias=3),
 }
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_litert.matrix.cells import Cell, make_cell
 from pytest_litert.matrix.ops import OPS, LayerShape
 from pytest_litert.matrix.recipes import RECIPES
+from pytest_litert.matrix.shapes import DEFAULT_SET
 
 if TYPE_CHECKING:
     from pytest_litert.model.artifact import CellArtifact
@@ -65,9 +66,12 @@ class Bundle:
     seed: int
     cells: dict[str, BundledCell]
 
-    def select(self, ops: tuple[str, ...], recipes: tuple[str, ...]) -> list[BundledCell]:
-        """The bundle's cells among the selected operators and recipes, in the bundle's order."""
-        return [b for b in self.cells.values() if b.cell.op.name in ops and b.cell.recipe.name in recipes]
+    def select(self, ops: tuple[str, ...], recipes: tuple[str, ...],
+               shape_sets: tuple[str, ...] | None = None) -> list[BundledCell]:
+        """The bundle's cells among the selected operators, recipes and shape sets (None: every
+        set the bundle holds), in the bundle's order."""
+        return [b for b in self.cells.values() if b.cell.op.name in ops and b.cell.recipe.name in recipes
+                and (shape_sets is None or b.cell.shape_set in shape_sets)]
 
     def entry_of(self, cell: Cell) -> BundledCell:
         bundled = self.cells.get(cell.id)
@@ -151,7 +155,8 @@ def _cell(entry: dict[str, Any]) -> Cell:
     op, recipe = entry["op"], entry["recipe"]
     if op not in OPS or recipe not in RECIPES:
         raise ValueError(f"cell {op}-{recipe} is unknown to this pytest-litert (made by another version?)")
-    cell = make_cell(OPS[op], RECIPES[recipe], LayerShape(**entry["shape"]))
+    cell = make_cell(OPS[op], RECIPES[recipe], LayerShape(**entry["shape"]), entry.get("shape_set", DEFAULT_SET),
+                     entry.get("shape_label", ""))
     return cell.with_shape(cell.shape, entry.get("weight_style", "uniform"))
 
 
@@ -160,7 +165,8 @@ def index_entry(cell: Cell, entry: str | None, outcome: dict[str, str] | None,
     """One cell of bundle.json (export.py writes, _bundled_cell reads)."""
     return {
         "cell": cell.id, "op": cell.op.name, "recipe": cell.recipe.name, "shape": cell.shape.as_dict(),
-        "weight_style": cell.weight_style, "entry": entry, "outcome": outcome,
+        "shape_set": cell.shape_set, "shape_label": cell.shape_label, "weight_style": cell.weight_style,
+        "entry": entry, "outcome": outcome,
         "examples": [{"entry": path, "shape": c.shape.as_dict(), "weight_style": c.weight_style}
                      for c, path in examples],
     }

@@ -109,17 +109,30 @@ def inspect_model(model: bytes) -> ModelInspection:
         )
     try:
         root = schema.ModelT.InitFromPackedBuf(bytearray(model), 0)
-        return _summarise(root, len(model))
+        return _summarise(root, model)
     except (IndexError, ValueError, TypeError, AttributeError, UnicodeDecodeError, struct.error) as error:
         raise ModelFormatError(f"corrupt .tflite model: {type(error).__name__}: {error}") from error
 
 
-def _summarise(root: Any, size: int) -> ModelInspection:
+def _buffer_bytes(buffer: Any, model: bytes) -> bytes:
+    """A buffer's bytes: inline (`data`), or past the flatbuffer at `offset` (schema: offset > 1
+    is valid), as ai-edge-quantizer writes constants of large models."""
+    if buffer.data is not None:
+        return bytes(buffer.data)
+    offset, size = int(buffer.offset or 0), int(buffer.size or 0)
+    if offset > 1 and size:
+        if offset + size > len(model):
+            raise ModelFormatError(f"corrupt .tflite model: a buffer at {offset}+{size} ends past the file")
+        return model[offset:offset + size]
+    return b""
+
+
+def _summarise(root: Any, model: bytes) -> ModelInspection:
     if not root.subgraphs:
         raise ModelFormatError("corrupt .tflite model: no subgraph")
     graph = root.subgraphs[0]
     op_names = [_op_code_name(code) for code in root.operatorCodes or []]
-    buffers = [bytes(buf.data) if buf.data is not None else b"" for buf in root.buffers or []]
+    buffers = [_buffer_bytes(buf, model) for buf in root.buffers or []]
     tensors = tuple(_tensor_info(i, t, buffers) for i, t in enumerate(graph.tensors or []))
     operators = tuple(_operator_info(i, op, op_names) for i, op in enumerate(graph.operators or []))
     metadata = {
@@ -139,7 +152,7 @@ def _summarise(root: Any, size: int) -> ModelInspection:
         inputs=tuple(int(i) for i in graph.inputs),
         outputs=tuple(int(i) for i in graph.outputs),
         metadata=metadata,
-        size=size,
+        size=len(model),
         buffers=tensor_buffers,
     )
 

@@ -16,6 +16,9 @@ _OPTIONS = (
                       "(default: the pytest cache, .pytest_cache/d/litert-artifacts)"),
     ("ops", "comma list of operators to test (default: all)"),
     ("recipes", "comma list of recipes to test (default: all)"),
+    ("shapes", "comma list of shape sets: ci (default: each operator's small shape), seed (the seed's "
+               "100x640->1280 scale), tiles (M, K, N around the SME2 tile edges), or all; ids outside ci "
+               "gain the set's name"),
     ("seed", "seed for weights, calibration and inputs (default: 0)"),
     ("cache-dir", "directory of converted models; 'none' disables it (default: ~/.cache/pytest-litert/cells)"),
     ("target", f"where LiteRT runs: {', '.join(TARGETS)} (default: host, a crash-isolated worker; "

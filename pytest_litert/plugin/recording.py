@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_litert.matrix.cells import Cell, all_cells
+from pytest_litert.matrix.cells import Cell, select_cells
 from pytest_litert.report import baseline
 from pytest_litert.report.record import BaselineError, record_of, run_document, stored_part
 
@@ -101,7 +101,7 @@ class RunRecorder:
             terminalreporter.write_line("improved (passing; refresh with --litert-baseline-update to lock them in):")
             for line in self.improved:
                 terminalreporter.write_line(f"  {line}")
-        seen = {baseline.name_of(cell) for cell in all_cells()}
+        seen = {baseline.name_of(cell) for cell in select_cells(shapes="all")}
         seen |= {baseline.baseline_name(record) for record in self.records.values()}
         unused = baseline.unused_records(directory, seen)
         if unused:

@@ -50,5 +50,5 @@ class MatrixSummary:
         terminalreporter.write_line(
             f"{toolchain.describe()}; seed {self.settings.seed}; target {self.settings.target}"
         )
-        terminalreporter.write_line(render_table(summaries, self.settings.ops, self.settings.recipes))
+        terminalreporter.write_line(render_table(summaries, self.settings.cells()))
         terminalreporter.write_line(", ".join(f"{n} {s}" for s, n in sorted(counts(summaries).items())))

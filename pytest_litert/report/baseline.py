@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_litert.matrix.ops import OPS
+from pytest_litert.matrix.shapes import DEFAULT_SET, SHAPE_SETS
 from pytest_litert.report.record import UPDATE_HINT, BaselineError, load_record, write_record
 
 if TYPE_CHECKING:
@@ -36,12 +36,12 @@ class Comparison:
 
 
 def baseline_name(record: dict[str, Any]) -> str:
-    """`<cell id>`, plus a digest of the shape when it is not the operator's default."""
+    """`<cell id>`, plus a digest of the shape when it is not its shape set's (the id's) shape."""
     cell, shape = str(record["cell"]), dict(record.get("shape") or {})
-    spec = OPS.get(str(record.get("op")))
-    if spec is not None:
-        default = spec.default_shape.as_dict()
-        if all(default.get(name) == value for name, value in shape.items()):
+    named = SHAPE_SETS.get(str(record.get("shape_set", DEFAULT_SET)), {}).get(str(record.get("op")), ())
+    label = str(record.get("shape_label", ""))
+    for candidate in (n.shape.as_dict() for n in named if n.label == label):
+        if all(candidate.get(name) == value for name, value in shape.items()):
             return cell
     digest = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:8]
     return f"{cell}-{digest}"
@@ -50,7 +50,8 @@ def baseline_name(record: dict[str, Any]) -> str:
 def name_of(cell: Cell) -> str:
     """The baseline name a cell's record gets, without building it (for unused_records)."""
     shape = cell.shape.as_dict()
-    return baseline_name({"cell": cell.id, "op": cell.op.name, "shape": {f: shape[f] for f in cell.op.fields}})
+    return baseline_name({"cell": cell.id, "op": cell.op.name, "shape": {f: shape[f] for f in cell.op.fields},
+                          "shape_set": cell.shape_set, "shape_label": cell.shape_label})
 
 
 # --- comparing two records ----------------------------------------------------------------------

@@ -10,7 +10,6 @@ without `force`.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import sys
@@ -22,6 +21,7 @@ from pytest_litert.judge.verdict import Verdict
 from pytest_litert.matrix.cells import Cell, make_cell
 from pytest_litert.matrix.ops import OPS
 from pytest_litert.matrix.recipes import RECIPES
+from pytest_litert.matrix.shapes import SHAPE_SETS
 from pytest_litert.model import storage
 from pytest_litert.model.artifact import Arrays
 from pytest_litert.model.bundle import FORMAT, INDEX, KIND, index_entry
@@ -30,7 +30,7 @@ from pytest_litert.session import Runner, Settings
 from pytest_litert.toolchain import versions
 
 # The seed document's own models: FC 100x640 -> 1280, under the seed's file names.
-SEED_SHAPE = dataclasses.replace(OPS["fully_connected"].default_shape, m=100, k=640, n=1280)
+SEED_SHAPE = SHAPE_SETS["seed"]["fully_connected"][0].shape
 SEED_FILES = {
     "fp32": "fc_fp32.tflite",
     "fp16": "fc_fp16.tflite",
@@ -52,7 +52,7 @@ def plan(settings: Settings, seed_models: bool) -> list[tuple[str, Cell]]:
     if seed_models and "fully_connected" in settings.ops:
         for recipe, name in SEED_FILES.items():
             if recipe in settings.recipes:
-                files.append((name, make_cell(OPS["fully_connected"], RECIPES[recipe], SEED_SHAPE)))
+                files.append((name, make_cell(OPS["fully_connected"], RECIPES[recipe], SEED_SHAPE, "seed")))
     return files
 
 

@@ -56,6 +56,7 @@ def record_of(cell: Cell, inspection: ModelInspection | None, layer: MainLayer |
     record: dict[str, Any] = {
         "format": FORMAT_VERSION, "cell": cell.id, "op": cell.op.name, "op_code": cell.op.op_code,
         "recipe": cell.recipe.name, "shape": {name: shape[name] for name in cell.op.fields},
+        "shape_set": cell.shape_set, "shape_label": cell.shape_label,
         "seed_table_row": str(cell.seed_row) if cell.seed_row else None, "kleidiai_sme2": cell.sme2,
         "seed": seed, "target": facts.get("target"), "toolchain": versions(),
         "structure": None if inspection is None else structure_of(inspection, layer),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_litert.judge.verdict import Verdict
+    from pytest_litert.matrix.cells import Cell
 
 _MARKS = {"pass": "pass", "fail": "FAIL", "finding": "xfail", "not produced": "n/p", "skipped": "skip"}
 _UNIT_NAMES = {"step": "st", "ulp32": "ulp", "ulp16": "ulp16", "bound": "of bnd"}
@@ -41,12 +42,15 @@ class CellSummary:
         return f"{mark} {self.units:.2g} {_UNIT_NAMES.get(self.unit, self.unit)}"
 
 
-def render_table(summaries: Iterable[CellSummary], ops: Iterable[str], recipes: Iterable[str]) -> str:
+def render_table(summaries: Iterable[CellSummary], cells: Iterable[Cell]) -> str:
+    """One row per operator and shape (`Cell.row`), one column per recipe."""
     by_id = {s.cell_id: s for s in summaries}
-    ops, recipes = list(ops), list(recipes)
+    grid: dict[str, dict[str, str]] = {}
+    for cell in cells:
+        grid.setdefault(cell.row, {})[cell.recipe.name] = by_id[cell.id].text() if cell.id in by_id else "-"
+    recipes = list(dict.fromkeys(recipe for row in grid.values() for recipe in row))
     rows = [["op \\ recipe", *recipes]]
-    for op in ops:
-        rows.append([op] + [by_id[f"{op}-{r}"].text() if f"{op}-{r}" in by_id else "-" for r in recipes])
+    rows += [[label, *(row.get(r, "-") for r in recipes)] for label, row in grid.items()]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))

@@ -20,9 +20,10 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from pytest_litert.matrix.cells import Cell
+from pytest_litert.matrix.cells import Cell, is_primary
 from pytest_litert.matrix.strategies import BOUNDARY_EXAMPLES, BoundaryExample, draw_example
 from pytest_litert.model.bundle import BundledExample
+from pytest_litert.plugin import state
 from pytest_litert.plugin.profiles import property_settings
 from pytest_litert.plugin.properties import PropertyHarness
 
@@ -35,6 +36,10 @@ def _produced(cell: Cell, config: pytest.Config) -> Cell:
     where a bundle is judged (nothing converts then)."""
     if cell.not_produced:
         pytest.skip(f"not produced by this toolchain: {cell.not_produced}")
+    settings = config.stash[state.settings_key]
+    if not is_primary(cell, settings.selected_shape_sets):
+        pytest.skip(f"hypothesis draws its own shapes: {cell.op.name}-{cell.recipe.name} runs once, under the "
+                    "first selected shape set")
     if config.getoption("litert_bundle", None) or config.getini("litert_bundle"):
         pytest.skip(_BUNDLED)
     return cell
