@@ -1,6 +1,11 @@
 """Record one full matrix run as baseline records, for `pytest-litert diff` across toolchains.
 
     python benchmarks/record_run.py --out run.json [--cache-dir DIR] [--ops ...] [--recipes ...]
+                                   [--shapes ci,seed] [--bundle DIR]
+
+With --bundle it converts nothing (no TensorFlow needed): the bundle's models run on this
+environment's LiteRT, which is how benchmarks/runtime_axis.py holds the models fixed and
+changes only the runtime.
 
 Writes {"toolchain": versions(), "seed": N, "cells": [record_of(...), ...]}. Robust to an
 older toolchain: a cell that fails to convert, to load or to run becomes a failed record
@@ -48,10 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", help="conversion cache ('none' disables it)")
     parser.add_argument("--ops", help="comma list of operators (default all)")
     parser.add_argument("--recipes", help="comma list of recipes (default all)")
-    parser.add_argument("--seed", default="0", help="seed (default 0)")
+    parser.add_argument("--shapes", help="comma list of shape sets (default ci)")
+    parser.add_argument("--bundle", help="judge this exported bundle's models instead of converting")
+    parser.add_argument("--seed", default=None, help="seed (default 0; with --bundle, the bundle's)")
     parser.add_argument("--target", default="host", help="where LiteRT runs (default host)")
     args = parser.parse_args(argv)
-    settings = Settings.from_strings(args.ops, args.recipes, args.seed, args.cache_dir, args.target)
+    settings = Settings.from_strings(args.ops, args.recipes, args.seed, args.cache_dir, args.target,
+                                     bundle=args.bundle, shapes=args.shapes)
     runner = Runner(settings)
     started = time.perf_counter()
     print(f"record_run: {toolchain.describe()}; seed {settings.seed}; target {settings.target}", flush=True)

@@ -31,6 +31,9 @@ def examples(runner: Runner) -> ExampleBuilder:
     ("batch_matmul_const", "dynamic_int8", LayerShape(batch=1, m=7, k=7, n=147)),
     ("conv2d_pointwise", "int4", LayerShape(height=2, width=2, k=2, n=512)),
     ("conv2d", "dynamic_int8", LayerShape(height=5, width=5, k=8, n=32, kernel=3, padding="same")),
+    ("conv2d", "dynamic_int8_per_tensor", LayerShape(height=5, width=5, k=8, n=32, kernel=3, padding="same")),
+    ("fully_connected", "int4_weight_only", LayerShape(m=4, k=32, n=64)),
+    ("conv2d_pointwise", "int4_weight_only", LayerShape(height=2, width=2, k=2, n=512)),
 ])
 def test_numpy_matches_the_reference_kernels(runner: Runner, examples: ExampleBuilder, op: str, recipe: str,
                                              shape: LayerShape, style: str) -> None:

@@ -16,7 +16,7 @@ def test_unknown_op_is_a_usage_error(matrix_test: pytest.Pytester) -> None:
 def test_unknown_recipe_is_a_usage_error(matrix_test: pytest.Pytester) -> None:
     result = matrix_test.runpytest("--litert-recipes=int8")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*unknown recipe 'int8'; valid: fp32, fp16, dynamic_int8, static_int8*"])
+    result.stderr.fnmatch_lines(["*unknown recipe 'int8'; valid: fp32, fp16, fp16_weights, dynamic_int8*"])
 
 
 def test_bad_seed_is_a_usage_error(matrix_test: pytest.Pytester) -> None:

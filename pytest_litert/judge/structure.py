@@ -11,6 +11,9 @@ from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.flatbuffer import ModelInspection, TensorInfo
 from pytest_litert.model.layer import MainLayer
 
+FP16_HINT = "reduced_precision_support"
+FP16_ACCUMULATION = "fp16accfp16"  # its value when the converter was asked to accumulate in fp16
+
 
 @dataclasses.dataclass(frozen=True)
 class Mismatch:
@@ -44,10 +47,18 @@ def structural_mismatches(cell: Cell, inspection: ModelInspection, layer: MainLa
     elif weights.granularity == "per-channel" and weights.quantized_dimension != cell.op.positions.channel_axis:
         found.append(Mismatch("weight quantized_dimension", str(cell.op.positions.channel_axis),
                               str(weights.quantized_dimension)))
-    for key in want.metadata_keys:
-        if key not in inspection.metadata:
-            found.append(Mismatch(f"metadata {key!r}", "present", "absent"))
+    for key, value in want.metadata:
+        stored = inspection.metadata.get(key)
+        if stored is None:
+            found.append(Mismatch(f"metadata {key!r}", value, "absent"))
+        elif metadata_text(stored) != value:
+            found.append(Mismatch(f"metadata {key!r}", value, metadata_text(stored)))
     return found
+
+
+def metadata_text(stored: bytes) -> str:
+    """A metadata buffer as text (the converter pads some with NUL bytes)."""
+    return stored.rstrip(b"\0").decode("utf-8", "replace")
 
 
 def same_granularity(weights: TensorInfo, promised: str, channel_axis: int) -> bool:

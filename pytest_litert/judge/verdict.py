@@ -23,7 +23,14 @@ from pytest_litert.judge.checks import (
 )
 from pytest_litert.judge.constants import constants_check
 from pytest_litert.judge.status import Status
-from pytest_litert.judge.structure import Mismatch, explain_mismatches, structural_mismatches
+from pytest_litert.judge.structure import (
+    FP16_ACCUMULATION,
+    FP16_HINT,
+    Mismatch,
+    explain_mismatches,
+    metadata_text,
+    structural_mismatches,
+)
 from pytest_litert.matrix.cells import Cell, Finding
 
 __all__ = ["Status", "Verdict", "failed", "judge", "skipped", "unproduced"]
@@ -207,7 +214,7 @@ def _numpy_check(cell: Cell, inspection: ModelInspection, layer: MainLayer | Non
 def _fp16_arithmetic(inspection: ModelInspection, mode: str, facts: dict[str, Any]) -> bool:
     """CompiledModel FORCE_FP16 always computes in fp16; on aarch64 the Interpreter's
     XNNPACK also honours the model's fp16 hint (measured under QEMU), on x86 it does not."""
-    hinted = "reduced_precision_support" in inspection.metadata
+    hinted = metadata_text(inspection.metadata.get(FP16_HINT, b"")) == FP16_ACCUMULATION
     return mode == "fp16" or (mode == "xnnpack" and hinted and facts.get("machine") in ("aarch64", "arm64"))
 
 

@@ -64,7 +64,7 @@ class Expectation:
     activation_dtype: str
     weight_dtype: str
     weight_granularity: str
-    metadata_keys: tuple[str, ...]
+    metadata: tuple[tuple[str, str], ...]
     xnnpack: bool
 
 
@@ -205,6 +205,12 @@ _TCONV_NOT_DELEGATED = _not_delegated(
     "(found by the property suite: kernel 1 stride 2; kernel 2 stride 3 likewise; VALID is taken)",
     "same padding, kernel < stride",
 )
+_CONV_DYNAMIC_NEON = Finding(
+    "sme2 kernel",
+    "no SME2 kernel ran",
+    "on an SME2 CPU, XNNPACK runs a 3x3 dynamically quantized CONV_2D with the NEON i8mm "
+    "igemm (xnn_qd8_f32_qc8w_igemm_..._neoni8mm), not a KleidiAI SME2 kernel (LiteRT 2.3.0)",
+)
 _FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
     **{("transpose_conv", r): _TCONV_NOT_DELEGATED
        for r in ("fp32", "fp16", "fp16_weights", "dynamic_int8", "dynamic_int8_per_tensor", "static_int8",
@@ -234,12 +240,13 @@ _FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
         "(found by the property suite: shrunk to m=1 k=3; k=63, 65, 127 likewise)",
         "odd k",
     ),
-    ("conv2d", "dynamic_int8"): (
+    **{("conv2d", r): (_CONV_DYNAMIC_NEON,) for r in ("dynamic_int8", "dynamic_int8_per_tensor")},
+    ("conv2d_pointwise", "static_int8_per_tensor"): (
         Finding(
             "sme2 kernel",
             "no SME2 kernel ran",
-            "on an SME2 CPU, XNNPACK runs a 3x3 dynamically quantized CONV_2D with the NEON i8mm "
-            "igemm (xnn_qd8_f32_qc8w_igemm_..._neoni8mm), not a KleidiAI SME2 kernel (LiteRT 2.3.0)",
+            "on an SME2 CPU, XNNPACK runs a per-tensor static int8 1x1 CONV_2D with the NEON i8mm gemm "
+            "(xnn_qs8_qc8w_gemm_..._neoni8mm); per-channel it takes the KleidiAI SME2 kernel (LiteRT 2.3.0)",
         ),
     ),
     ("batch_matmul_const", "int16x8"): (
@@ -266,7 +273,7 @@ def make_cell(op: OpSpec, recipe: RecipeSpec, shape: LayerShape | None = None, s
         activation_dtype=recipe.activation_dtype,
         weight_dtype=weight_dtype,
         weight_granularity=granularity,
-        metadata_keys=recipe.metadata_keys,
+        metadata=recipe.metadata,
         xnnpack=key not in _NOT_DELEGATED,
     )
     return Cell(

@@ -11,7 +11,7 @@ import dataclasses
 @dataclasses.dataclass(frozen=True)
 class RecipeSpec:
     """What a recipe promises: graph input/output dtype, the dtype the layer's operator
-    computes on, the stored weight dtype, and metadata keys the converter must add."""
+    computes on, the stored weight dtype, and the metadata (key, value) the converter must add."""
 
     name: str
     description: str
@@ -19,7 +19,7 @@ class RecipeSpec:
     activation_dtype: str
     weight_dtype: str
     weight_granularity: str
-    metadata_keys: tuple[str, ...] = ()
+    metadata: tuple[tuple[str, str], ...] = ()
     calibrated: bool = False
     needs: str = ""
 
@@ -46,7 +46,7 @@ RECIPES: dict[str, RecipeSpec] = {
             "FLOAT32",
             "FLOAT16",
             "float",
-            metadata_keys=("reduced_precision_support",),
+            metadata=(("reduced_precision_support", "fp16accfp16"),),
         ),
         RecipeSpec(
             "fp16_weights",
@@ -55,6 +55,7 @@ RECIPES: dict[str, RecipeSpec] = {
             "FLOAT32",
             "FLOAT16",
             "float",
+            metadata=(("reduced_precision_support", "fp16accfp32"),),
         ),
         RecipeSpec(
             "dynamic_int8",

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_litert.judge.structure import FP16_HINT
 from pytest_litert.toolchain import versions
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ SCALE_DIGITS = 4  # scales enter the digest rounded to 4 significant digits (rel
 NOT_JUDGED = "not judged"  # the status of an export manifest's records
 VOLATILE = ("checks", "facts")  # details a baseline does not keep
 UPDATE_HINT = "rerun with --litert-baseline-update to regenerate it"
-FP16_HINT, RUNTIME_VERSION = "reduced_precision_support", "min_runtime_version"
+RUNTIME_VERSION = "min_runtime_version"
 # Older format -> function returning the record in the next format; empty until a format changes.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 _REQUIRED: dict[str, tuple[type, ...]] = {
