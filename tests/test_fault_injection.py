@@ -9,7 +9,12 @@ construction, not a measured rate:
   change outputs far beyond every bound;
 - zero_point+1 on the input is not a stored constant of the layer: a caller that quantizes
   with the stale zero point feeds inputs one step off, which only the numeric bound can
-  see, and only where that step matters (4 of 6 at seed 0); the floor is one half.
+  see, and only where that step matters (4 of 6 at seed 0); the floor is one half;
+- scale*1.02 on INT4 weights moves the largest weight by 0.02 x 7 = 0.14 steps, inside the
+  half-step allowance, so only a weight already rounded by more than 0.36 steps the same way
+  (or the numeric bound) can show it: not guaranteed by construction (6 of 7 at seed 0, the
+  miss is batch_matmul_const-int4_weight_only); the floor is one half. scale*1.10 moves it
+  0.7 steps, past the allowance of 0.55 (half the larger step), so it stays always caught.
 """
 
 from __future__ import annotations
@@ -37,9 +42,13 @@ def test_unmutated_models_all_pass(outcomes: tuple[list[Outcome], list[str]]) ->
     assert skipped == []
 
 
+def _int4_small_scale(outcome: Outcome) -> bool:
+    return outcome.mutant.kind == "scale*1.02" and outcome.cell.recipe.weight_dtype == "INT4"
+
+
 @pytest.mark.parametrize("kind", ALWAYS_CAUGHT)
 def test_kind_is_always_detected(outcomes: tuple[list[Outcome], list[str]], kind: str) -> None:
-    of_kind = [o for o in outcomes[0] if o.mutant.kind == kind]
+    of_kind = [o for o in outcomes[0] if o.mutant.kind == kind and not _int4_small_scale(o)]
     assert of_kind, f"no {kind} mutants were made"
     missed = [f"{o.cell.id}: {o.mutant.description} -> {o.note}" for o in of_kind if not o.detected]
     assert missed == []
@@ -47,6 +56,12 @@ def test_kind_is_always_detected(outcomes: tuple[list[Outcome], list[str]], kind
 
 def test_input_zero_point_floor(outcomes: tuple[list[Outcome], list[str]]) -> None:
     tally = Counter(o.detected for o in outcomes[0] if o.mutant.kind == "zero_point+1")
+    assert tally[True] >= tally[False], tally
+
+
+def test_int4_two_percent_scale_floor(outcomes: tuple[list[Outcome], list[str]]) -> None:
+    tally = Counter(o.detected for o in outcomes[0] if _int4_small_scale(o))
+    assert tally[True] + tally[False] > 0, "no scale*1.02 mutant of an INT4 model"
     assert tally[True] >= tally[False], tally
 
 

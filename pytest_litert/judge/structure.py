@@ -11,9 +11,6 @@ from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.flatbuffer import ModelInspection, TensorInfo
 from pytest_litert.model.layer import MainLayer
 
-FP16_HINT = "reduced_precision_support"
-FP16_ACCUMULATION = "fp16accfp16"  # its value when the converter was asked to accumulate in fp16
-
 
 @dataclasses.dataclass(frozen=True)
 class Mismatch:

@@ -23,15 +23,9 @@ from pytest_litert.judge.checks import (
 )
 from pytest_litert.judge.constants import constants_check
 from pytest_litert.judge.status import Status
-from pytest_litert.judge.structure import (
-    FP16_ACCUMULATION,
-    FP16_HINT,
-    Mismatch,
-    explain_mismatches,
-    metadata_text,
-    structural_mismatches,
-)
+from pytest_litert.judge.structure import Mismatch, explain_mismatches, metadata_text, structural_mismatches
 from pytest_litert.matrix.cells import Cell, Finding
+from pytest_litert.matrix.recipes import FP16_ACCUMULATION, FP16_HINT
 
 __all__ = ["Status", "Verdict", "failed", "judge", "skipped", "unproduced"]
 from pytest_litert.model.artifact import CellArtifact

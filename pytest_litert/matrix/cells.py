@@ -152,7 +152,10 @@ SEED_TABLE: dict[tuple[str, str], SeedRow] = {
 # Measured: XNNPACK (ai-edge-litert 2.3.0) leaves these to the builtin kernels.
 _NOT_DELEGATED: dict[tuple[str, str], str] = {
     **{(op, "int16x8"): "XNNPACK has no int16x8 kernels" for op in OPS},
-    **{("batch_matmul", r): "XNNPACK does not take int8 BATCH_MATMUL of two runtime inputs"
+    **{("batch_matmul", r): (
+        "XNNPACK takes int8 BATCH_MATMUL of two runtime inputs only when the right-hand input's zero point "
+        "is 0, which depends on the calibration data (measured: LiteRT 2.1.3 to 2.3.0; 2.1.2 and earlier took "
+        "it with zero point -1 and computed it wrong)")
        for r in ("static_int8", "static_int8_per_tensor")},
     ("conv2d", "int4"): "XNNPACK does not take CONV_2D with INT4 weights",
     ("conv2d_pointwise", "int4"): "XNNPACK does not take CONV_2D with INT4 weights",

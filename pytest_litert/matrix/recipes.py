@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 
+FP16_HINT = "reduced_precision_support"  # the metadata key of the fp16 recipes
+FP16_ACCUMULATION = "fp16accfp16"  # its value when the converter was asked to accumulate in fp16
+
 
 @dataclasses.dataclass(frozen=True)
 class RecipeSpec:
@@ -46,7 +49,7 @@ RECIPES: dict[str, RecipeSpec] = {
             "FLOAT32",
             "FLOAT16",
             "float",
-            metadata=(("reduced_precision_support", "fp16accfp16"),),
+            metadata=((FP16_HINT, FP16_ACCUMULATION),),
         ),
         RecipeSpec(
             "fp16_weights",
@@ -55,7 +58,7 @@ RECIPES: dict[str, RecipeSpec] = {
             "FLOAT32",
             "FLOAT16",
             "float",
-            metadata=(("reduced_precision_support", "fp16accfp32"),),
+            metadata=((FP16_HINT, "fp16accfp32"),),
         ),
         RecipeSpec(
             "dynamic_int8",

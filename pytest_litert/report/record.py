@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_litert.judge.structure import FP16_HINT
+from pytest_litert.matrix.recipes import FP16_HINT
 from pytest_litert.toolchain import versions
 
 if TYPE_CHECKING:
