@@ -153,8 +153,9 @@ def _matrix(args: argparse.Namespace) -> int:
             built = runner.build(cell)
             verdict = built if isinstance(built, Verdict) else runner.evaluate(cell, built, settings.svls[0])
             summaries.append(CellSummary.of(verdict))
-            print(f"[{position}/{len(cells)}] {cell.id}: {summaries[-1].text()} {time.perf_counter() - began:.1f} s",
-                  flush=True)
+            why = f" ({verdict.reason})" if verdict.status in (Status.NOT_PRODUCED, Status.SKIPPED) else ""
+            print(f"[{position}/{len(cells)}] {cell.id}: {summaries[-1].text()}{why} "
+                  f"{time.perf_counter() - began:.1f} s", flush=True)
             artifact = None if isinstance(built, Verdict) else built
             records.append(record_of(cell, artifact.inspection if artifact else None,
                                      artifact.layer(cell.op) if artifact else None, verdict,

@@ -49,6 +49,14 @@ def test_matrix_prints_the_table(shared_cache: Path, capsys: pytest.CaptureFixtu
     assert "conv2d_pointwise" in out and "pass" in out and "2 pass" in out
 
 
+def test_matrix_says_why_a_cell_is_not_produced(shared_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("ai_edge_quantizer")
+    assert main(["matrix", "--ops=transpose_conv", "--recipes=int4_weight_only", f"--cache-dir={shared_cache}"]) == 0
+    out = capsys.readouterr().out
+    assert ("transpose_conv-int4_weight_only: n/p (not produced by this toolchain: "
+            "ai-edge-quantizer silently skips") in out
+
+
 def test_unknown_recipe_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["matrix", "--recipes=int3"]) == 2
     assert "unknown recipe 'int3'; valid: fp32" in capsys.readouterr().err

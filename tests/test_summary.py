@@ -29,3 +29,21 @@ def test_header_names_versions_and_seed(matrix_test: pytest.Pytester) -> None:
         "litert: TensorFlow *, Keras *, ai-edge-litert *, ai-edge-quantizer *",
         "litert: seed 7, target host, *(reproduce with --litert-seed=7)",
     ])
+
+
+def test_the_table_and_the_report_survive_xdist(matrix_test: pytest.Pytester, shared_cache: Path,
+                                                tmp_path: Path) -> None:
+    """Everything a cell hands back travels in user_properties, which xdist must serialize
+    (a Status enum there once crashed the session with INTERNALERROR)."""
+    pytest.importorskip("xdist")
+    import json
+
+    report = tmp_path / "report.json"
+    result = matrix_test.runpytest_subprocess(
+        "-n", "2", "-m", "not sme2", "--litert-ops=fully_connected", "--litert-recipes=fp32,static_int8",
+        f"--litert-cache-dir={shared_cache}", f"--litert-report-json={report}",
+    )
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["op \\ recipe*fp32*static_int8", "fully_connected*pass * ulp*pass * st"])
+    assert sorted(c["cell"] for c in json.loads(report.read_text())["cells"]) == [
+        "fully_connected-fp32", "fully_connected-static_int8"]

@@ -56,7 +56,7 @@ class RunRecorder:
         if worst is not None:
             item.user_properties.append(("litert_worst_fraction_of_bound", f"{worst.worst:.4g}"))
             item.user_properties.append(("litert_worst_error", f"{worst.units:.4g} {worst.unit}"))
-        item.user_properties.append(("litert_status", verdict.status))
+        item.user_properties.append(("litert_status", str(verdict.status)))  # plain str: xdist serializes it
         if self.options.baseline_dir is None:
             return
         try:
