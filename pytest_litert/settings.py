@@ -63,7 +63,7 @@ class Settings:
     def parse(cls, raw: Mapping[str, str | bool | None], *, extra_targets: tuple[str, ...] = ()) -> Settings:
         """From option strings keyed ops, recipes, seed, cache_dir, target, svl, require_sme2..."""
         shapes = _text(raw, "shapes")
-        cells = select_cells(_text(raw, "ops"), _text(raw, "recipes"), shapes)  # validates the three lists
+        cells = select_cells(_text(raw, "ops"), _text(raw, "recipes"), shapes or DEFAULT_SET)  # validates all three
         seed = _text(raw, "seed")
         try:
             seed_value = int(seed) if seed else 0

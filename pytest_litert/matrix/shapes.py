@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from pytest_litert.matrix.ops import OPS, LayerShape
+from pytest_litert.matrix.ops import OPS, LayerShape, Padding
 
 DEFAULT_SET = "ci"
 
@@ -25,9 +25,8 @@ class NamedShape:
     shape: LayerShape
 
 
-def _conv(height: int, width: int, k: int, n: int, kernel: int, stride: int, padding: str) -> LayerShape:
-    return LayerShape(height=height, width=width, k=k, n=n, kernel=kernel, stride=stride,
-                      padding="same" if padding == "same" else "valid")
+def _conv(height: int, width: int, k: int, n: int, kernel: int, stride: int, padding: Padding) -> LayerShape:
+    return LayerShape(height=height, width=width, k=k, n=n, kernel=kernel, stride=stride, padding=padding)
 
 
 _SEED: dict[str, LayerShape] = {
