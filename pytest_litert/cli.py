@@ -6,6 +6,7 @@
   emulator       prepare the emulated SME2 target (run/qemu/emulator.py); run a command in it
   diff A B       what changed per cell between two recorded runs (report/rundiff.py)
   faults         fault injection and the false-positive sweep (faults/inject.py)
+  bench          time every cell (Interpreter, CompiledModel), compare with a saved run, sweep sizes (bench/)
 """
 
 from __future__ import annotations
@@ -19,6 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pytest_litert import toolchain
+from pytest_litert.bench import compare as bench_compare
+from pytest_litert.bench import document as bench_document
+from pytest_litert.bench import job as bench_job
+from pytest_litert.bench import plot as bench_plot
+from pytest_litert.bench import table as bench_table
+from pytest_litert.bench.sweep import SEED_RECIPES, sweep_cells
+from pytest_litert.bench.timing import BenchRefused, Budget
 from pytest_litert.convert.keras_models import TENSORFLOW_HINT
 from pytest_litert.faults import inject
 from pytest_litert.judge.verdict import Status, Verdict
@@ -30,6 +38,7 @@ from pytest_litert.report import coverage, export, rundiff
 from pytest_litert.report.record import record_of, run_document
 from pytest_litert.report.table import CellSummary, counts, render_table
 from pytest_litert.run.qemu import emulator, guest_shell
+from pytest_litert.run.worker import TIMING_APIS, TIMING_DEFAULTS
 from pytest_litert.session import TARGETS, Runner, Settings, TargetUnavailable
 
 
@@ -101,7 +110,37 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--cache-dir", default=None, help="conversion cache (default: the plugin's; 'none' = off)")
     faults.add_argument("--target", default="inprocess", choices=("inprocess", "host"))
     faults.add_argument("--out", type=Path, default=None, help="also write the report to this file")
+    _add_bench(commands)
     return parser
+
+
+def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    benching = commands.add_parser(
+        "bench", help="time every cell through the Interpreter and CompiledModel (XNNPACK), against the "
+        "machine's sgemm ceiling; --compare a saved run; --sweep sizes")
+    benching.add_argument("--target", default="host",
+                          help="where LiteRT runs (default host; QEMU targets are refused: their timings mean nothing)")
+    benching.add_argument("--bundle", type=Path, help="time this exported bundle's models (no TensorFlow needed)")
+    benching.add_argument("--threads", type=int, default=1, help="LiteRT and ceiling threads (default 1, as the seed)")
+    benching.add_argument("--apis", default=",".join(TIMING_APIS), help="comma list (default interpreter,compiled)")
+    benching.add_argument("--rounds", type=int, default=Budget.rounds,
+                          help="time every cell this many times, each round in a fresh worker (default %(default)s)")
+    benching.add_argument("--max-time", type=float, default=TIMING_DEFAULTS["max_seconds"], metavar="SECONDS",
+                          help="time cap per cell and API (default %(default)s)")
+    benching.add_argument("--precision", type=float, default=TIMING_DEFAULTS["precision"], metavar="FRACTION",
+                          help="stop once the median's 95%% interval is within +-FRACTION of it (default %(default)s)")
+    benching.add_argument("--json", type=Path, help="save the run (machine, ceiling, every statistic and sample)")
+    benching.add_argument("--force", action="store_true", help="overwrite an existing --json / --plot file")
+    benching.add_argument("--compare", type=Path, metavar="OLD.json", help="compare with a saved run")
+    benching.add_argument("--fail-on", metavar="median:N%%",
+                          help="with --compare: exit 1 when a cell's median is N%% slower beyond both runs' noise")
+    benching.add_argument("--sweep", nargs="?", const="all", metavar="AXES",
+                          help="time sizes instead of shape sets: axes m,k,n (matrix products), hw (images); "
+                          "default ops fully_connected, recipes the seed's four")
+    benching.add_argument("--plot", type=Path, metavar="PNG", help="with --sweep: draw it (the plot extra)")
+    benching.add_argument("--no-ceiling", action="store_true", help="skip the NumPy sgemm ceiling")
+    benching.add_argument("--markdown", action="store_true", help="print the table as markdown")
+    _add_selection(benching)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except (_Refused, ValueError, TargetUnavailable, export.ExportRefused, emulator.EmulatorSetupError,
-            guest_shell.GuestCommandError) as error:
+            guest_shell.GuestCommandError, BenchRefused, bench_plot.PlotError) as error:
         print(f"pytest-litert {args.command}: error: {error}", file=sys.stderr)
         return 2
 
@@ -215,9 +254,67 @@ def _faults(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_inputs(args: argparse.Namespace) -> tuple[Budget, float | None, bench_document.BenchRun | None]:
+    """The budget, the --fail-on threshold and the --compare run, all checked before any timing."""
+    if args.threads < 1 or args.rounds < 1:
+        raise _Refused(f"--threads and --rounds must be 1 or more, got {args.threads} and {args.rounds}")
+    if args.max_time <= 0 or not 0 < args.precision < 1:
+        raise _Refused("--max-time must be above 0 and --precision between 0 and 1 (e.g. 0.02)")
+    apis = tuple(name.strip() for name in args.apis.split(",") if name.strip())
+    if not apis or any(api not in TIMING_APIS for api in apis):
+        raise _Refused(f"--apis must be a comma list of {', '.join(TIMING_APIS)}, got {args.apis!r}")
+    if args.fail_on and args.compare is None:
+        raise _Refused("--fail-on decides against an earlier run: pass --compare OLD.json too")
+    if args.plot is not None and args.sweep is None:
+        raise _Refused("--plot draws a sweep: pass --sweep too")
+    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        raise _Refused(bench_plot.PLOT_HINT)
+    for path in (args.json, args.plot):
+        if path is not None and path.exists() and not args.force:
+            raise _Refused(f"{path} exists; pass --force to overwrite it")
+    threshold = bench_compare.parse_fail_on(args.fail_on) if args.fail_on else None
+    old = bench_document.load(args.compare) if args.compare is not None else None
+    budget = Budget(threads=args.threads, rounds=args.rounds, max_seconds=args.max_time, precision=args.precision,
+                    apis=apis)
+    return budget, threshold, old
+
+
+def _bench(args: argparse.Namespace) -> int:
+    budget, threshold, old = _bench_inputs(args)
+    if args.sweep is not None and args.bundle is not None:
+        raise _Refused("--sweep converts its own sizes: it needs TensorFlow, not --bundle")
+    settings = _settings(args)
+    cells = settings.cells() if args.sweep is None else sweep_cells(
+        settings.ops if args.ops else ("fully_connected",), settings.recipes if args.recipes else SEED_RECIPES,
+        None if args.sweep == "all" else args.sweep)
+    runner = Runner(settings)
+    try:
+        run = bench_job.bench(runner, cells, budget, with_ceiling=not args.no_ceiling)
+        changes: list[bench_compare.Change] = []
+        if old is not None:
+            run, changes, unmatched = bench_job.compare_confirmed(old, run, runner, cells, budget,
+                                                                  threshold or bench_compare.DEFAULT_THRESHOLD)
+    finally:
+        runner.close()
+    print(bench_table.render(run, markdown=args.markdown), end="")
+    if args.json is not None:
+        bench_document.save(run, args.json)
+    if args.plot is not None:
+        bench_plot.save_png(run, args.plot)
+        print(f"drew {args.plot}")
+    if old is not None:
+        print(f"compared with {args.compare}:")
+        print(bench_compare.render(changes, unmatched, threshold or bench_compare.DEFAULT_THRESHOLD), end="")
+    failed = [cell.cell_id for cell in run.cells if cell.status == "failed"]
+    if failed:
+        print(f"not timed (LiteRT failed): {', '.join(failed)}", file=sys.stderr)
+    slower = threshold is not None and any(change.verdict == "slower" for change in changes)
+    return 1 if failed or slower else 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": _export, "matrix": _matrix, "coverage": _coverage, "emulator": _emulator, "diff": _diff,
-    "faults": _faults,
+    "faults": _faults, "bench": _bench,
 }
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -51,9 +51,7 @@ def render_table(summaries: Iterable[CellSummary], cells: Iterable[Cell]) -> str
     recipes = list(dict.fromkeys(recipe for row in grid.values() for recipe in row))
     rows = [["op \\ recipe", *recipes]]
     rows += [[label, *(row.get(r, "-") for r in recipes)] for label, row in grid.items()]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
+    lines = aligned(rows)
     judged = [s for s in by_id.values() if s.worst is not None]
     if judged:
         top = max(judged, key=lambda s: s.worst or 0.0)
@@ -66,6 +64,18 @@ def render_table(summaries: Iterable[CellSummary], cells: Iterable[Cell]) -> str
         "xfail = known finding (docs/findings.md)"
     )
     return "\n".join(lines)
+
+
+def aligned(rows: Sequence[Sequence[str]], *, markdown: bool = False) -> list[str]:
+    """Rows as text columns (the first row a header, ruled off), or as a markdown table."""
+    if markdown:
+        lines = ["| " + " | ".join(row) + " |" for row in rows]
+        lines.insert(1, "|" + "---|" * len(rows[0]))
+        return lines
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(text.ljust(width) for text, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return lines
 
 
 def counts(summaries: Iterable[CellSummary]) -> dict[str, int]:

@@ -65,6 +65,13 @@ class InProcessTarget:
             raise TargetError(f"{type(error).__name__}: {error}") from error
         return RunResult(outputs, facts)
 
+    def time(self, model: bytes, inputs: dict[str, np.ndarray], timing: dict[str, Any]) -> dict[str, Any]:
+        """worker.time_model here: the samples and facts of one timed API."""
+        try:
+            return worker.time_model(model, inputs, timing)
+        except Exception as error:
+            raise TargetError(f"{type(error).__name__}: {error}") from error
+
     def close(self) -> None:
         pass
 
@@ -84,26 +91,37 @@ class WorkerTarget:
         self._drainer: threading.Thread | None = None
 
     def run(self, model: bytes, inputs: dict[str, np.ndarray], mode: str) -> RunResult:
+        header, blobs = self._request({"mode": mode}, model, inputs, self.timeout)
+        return RunResult(worker.unpack_arrays(blobs[0]), header["facts"])
+
+    def time(self, model: bytes, inputs: dict[str, np.ndarray], timing: dict[str, Any]) -> dict[str, Any]:
+        """Time one API in the worker (worker.time_model): no round trip inside a timed run."""
+        cap = float(timing.get("max_seconds", worker.TIMING_DEFAULTS["max_seconds"]))
+        header, _ = self._request({"mode": "time", "timing": timing}, model, inputs, self.timeout + 2 * cap)
+        facts: dict[str, Any] = header["facts"]
+        return facts
+
+    def _request(self, header: dict[str, Any], model: bytes, inputs: dict[str, np.ndarray],
+                 timeout: float) -> tuple[dict[str, Any], list[bytes]]:
         process = self._ensure_started()
         assert process.stdin is not None and process.stdout is not None
         try:
-            worker.write_frame(process.stdin, {"mode": mode}, [model, worker.pack_arrays(inputs)])
+            worker.write_frame(process.stdin, header, [model, worker.pack_arrays(inputs)])
         except (BrokenPipeError, OSError):
             raise self._crash("the worker closed its input") from None
-        frame = self._read_reply(process.stdout)
-        header, blobs = frame
-        if not header["ok"]:
-            raise TargetError(header["error"])
-        return RunResult(worker.unpack_arrays(blobs[0]), header["facts"])
+        reply, blobs = self._read_reply(process.stdout, timeout)
+        if not reply["ok"]:
+            raise TargetError(reply["error"])
+        return reply, blobs
 
-    def _read_reply(self, stream: IO[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+    def _read_reply(self, stream: IO[bytes], timeout: float) -> tuple[dict[str, Any], list[bytes]]:
         box: list[Any] = []
         reader = threading.Thread(target=lambda: box.append(_safe_read(stream)), daemon=True)
         reader.start()
-        reader.join(self.timeout)
+        reader.join(timeout)
         if reader.is_alive():
             self._kill()
-            raise self._crash(f"no reply within {self.timeout:g} s (hung); worker killed")
+            raise self._crash(f"no reply within {timeout:g} s (hung); worker killed")
         reply = box[0]
         if not isinstance(reply, tuple):
             raise self._crash(str(reply))

@@ -10,10 +10,13 @@ Modes:
   reference  Interpreter with BUILTIN_REF: LiteRT's reference kernels, no XNNPACK.
   fp16       CompiledModel with XNNPACK's FORCE_FP16 flag: real fp16 arithmetic, which
              the Interpreter never does even when the model carries the fp16 hint.
+  time       `pytest-litert bench`: one API (Interpreter or CompiledModel, LiteRT's default
+             XNNPACK path) timed here, adaptively (`sample_calls`); the reply's facts hold
+             the samples, so no round trip sits inside a timed run.
 
 Wire protocol (stdin/stdout, one request then one reply, repeated):
   frame = 4-byte big-endian length + JSON header, then the header's `blobs` byte strings.
-  request header: {"mode": str, "blobs": [len(model), len(npz_inputs)]}
+  request header: {"mode": str, "blobs": [len(model), len(npz_inputs)]} (mode "time": plus "timing")
   reply header:   {"ok": bool, "error": str, "facts": {...}, "blobs": [len(npz_outputs)]}
 """
 
@@ -23,8 +26,11 @@ import io
 import json
 import os
 import platform
+import statistics
 import struct
 import sys
+import time
+from collections.abc import Callable
 from typing import IO, Any
 
 import numpy as np
@@ -94,6 +100,110 @@ def _execute_compiled(
     return outputs, facts
 
 
+# --- timing (pytest-litert bench) ------------------------------------------------------
+
+TIMING_APIS = ("interpreter", "compiled")
+# What a timed run repeats until the median is known: defaults of `pytest-litert bench`.
+TIMING_DEFAULTS: dict[str, Any] = {
+    "threads": 1,  # the seed's benchmark runs one thread
+    # Instances of the model, timed in turn: one instance's speed depends on where its buffers
+    # land (measured: a small TRANSPOSE_CONV takes 10.4 or 15.0 us per instance, stable within
+    # one), so a run over several sees that spread instead of drawing one side of it.
+    "instances": 4,
+    "warmup_runs": 5,  # per instance, and at least warmup_seconds: XNNPACK packs weights first
+    "warmup_seconds": 0.1,
+    "min_runs": 40,
+    "max_runs": 100_000,
+    "max_seconds": 3.0,  # the time cap, per API and cell
+    "precision": 0.02,  # stop when the median's 95% interval is within +-2%
+}
+
+
+def prepare_invoke(model: bytes, inputs: dict[str, np.ndarray], api: str, threads: int) -> tuple[
+    Callable[[], object], dict[str, Any]
+]:
+    """One inference with its inputs already written: the call a timed run repeats, plus facts."""
+    if api == "interpreter":
+        from ai_edge_litert import interpreter as litert
+
+        interp = litert.Interpreter(model_content=model, num_threads=threads)
+        interp.allocate_tensors()
+        for name, detail in interp.get_signature_runner().get_input_details().items():
+            interp.set_tensor(detail["index"], np.ascontiguousarray(inputs[name]))
+        delegated = any(op["op_name"] == "DELEGATE" for op in interp._get_ops_details())
+        return interp.invoke, {"delegated": delegated}
+    if api == "compiled":
+        from ai_edge_litert.compiled_model import CompiledModel
+        from ai_edge_litert.options import CpuOptions, Options
+
+        compiled = CompiledModel.from_buffer(model, options=Options(cpu_options=CpuOptions(num_threads=threads)))
+        names = next(iter(compiled.get_signature_list().values()))["inputs"]
+        input_buffers = compiled.create_input_buffers(0)
+        for name, buffer in zip(names, input_buffers, strict=True):
+            buffer.write(np.ascontiguousarray(inputs[name]))
+        output_buffers = compiled.create_output_buffers(0)
+        return (lambda: compiled.run_by_index(0, input_buffers, output_buffers),
+                {"fully_accelerated": compiled.is_fully_accelerated()})
+    raise ValueError(f"unknown timing API {api!r}; valid: {', '.join(TIMING_APIS)}")
+
+
+def median_interval(samples: list[float], z: float = 1.96) -> tuple[float, float]:
+    """The median's confidence interval from order statistics (distribution-free: no normal
+    timings assumed): ranks n/2 -+ z*sqrt(n)/2 of the sorted samples, 95% at z=1.96."""
+    ordered = sorted(samples)
+    n = len(ordered)
+    half = z * n**0.5 / 2
+    low = max(int(n / 2 - half), 0)
+    high = min(int(-(-(n / 2 + half) // 1)), n - 1)
+    return ordered[low], ordered[high]
+
+
+def _warm_up(invokes: list[Callable[[], object]], runs: int, seconds: float) -> None:
+    began = time.perf_counter()
+    done = 0
+    while done < runs or time.perf_counter() - began < seconds:
+        for invoke in invokes:
+            invoke()
+        done += 1
+
+
+def sample_calls(invokes: list[Callable[[], object]], budget: dict[str, Any]) -> dict[str, Any]:
+    """Warm up, then time the instances in turn until the pooled median's interval is within
+    `precision` of it, or a cap (runs, seconds) is reached. `samples`: seconds, per instance;
+    `stop` says which rule ended it."""
+    settings = {**TIMING_DEFAULTS, **budget}
+    clock = time.perf_counter
+    _warm_up(invokes, settings["warmup_runs"], settings["warmup_seconds"])
+    samples: list[list[float]] = [[] for _ in invokes]
+    pooled: list[float] = []
+    began = clock()
+    stop = "run cap"
+    while len(pooled) < settings["max_runs"]:
+        for instance, invoke in zip(samples, invokes, strict=True):
+            start = clock()
+            invoke()
+            instance.append(clock() - start)
+            pooled.append(instance[-1])
+        if len(pooled) >= settings["min_runs"] and len(samples[0]) % 5 == 0:
+            low, high = median_interval(pooled)
+            if (high - low) / 2 <= settings["precision"] * statistics.median(pooled):
+                stop = "converged"
+                break
+        if clock() - began >= settings["max_seconds"]:
+            stop = "time cap"
+            break
+    return {"samples": samples, "stop": stop, "threads": settings["threads"]}
+
+
+def time_model(model: bytes, inputs: dict[str, np.ndarray], timing: dict[str, Any]) -> dict[str, Any]:
+    """Time one API on one model (`timing`: api plus any TIMING_DEFAULTS key)."""
+    threads = int(timing.get("threads", TIMING_DEFAULTS["threads"]))
+    prepared = [prepare_invoke(model, inputs, timing["api"], threads)
+                for _ in range(int(timing.get("instances", TIMING_DEFAULTS["instances"])))]
+    timed = sample_calls([invoke for invoke, _ in prepared], timing)
+    return {**timed, **prepared[0][1], "api": timing["api"], "machine": platform.machine()}
+
+
 def loaded_litert_libraries() -> dict[str, int]:
     """Load base of each LiteRT shared library in this process (Linux), for mapping
     executed guest addresses back to the library's symbol table."""
@@ -156,6 +266,10 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     while (frame := read_frame(requests)) is not None:
         header, blobs = frame
         try:
+            if header["mode"] == "time":
+                timed = time_model(blobs[0], unpack_arrays(blobs[1]), header["timing"])
+                write_frame(replies, {"ok": True, "error": "", "facts": timed}, [])
+                continue
             outputs, facts = execute(blobs[0], unpack_arrays(blobs[1]), header["mode"])
             facts["pid"] = os.getpid()
             facts["libraries"] = loaded_litert_libraries()

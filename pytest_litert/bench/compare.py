@@ -1,0 +1,98 @@
+"""`bench --compare OLD.json --fail-on=median:10%`: per cell and API, did it get slower?
+
+A change counts only when it is both large and real. Large: the median moved by more than the
+threshold. Real: the two runs' noise intervals (bench/stats.py: the median's 95% interval and
+the spread of the model's instances) do not overlap, so the noise of both runs is weighed,
+not just their medians. A change that is large but not real is reported as noise and
+never fails; the command also re-times a cell that looks slower before it believes it
+(cli.py), since one run's interval does not see drift between runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from pytest_litert.bench.document import BenchRun
+from pytest_litert.bench.stats import Summary
+from pytest_litert.report.table import aligned
+
+DEFAULT_THRESHOLD = 0.10  # what --compare reports without --fail-on
+_FAIL_ON = re.compile(r"^median:(\d+(?:\.\d+)?)(%?)$")
+
+
+def parse_fail_on(text: str) -> float:
+    """`median:10%` (or `median:0.1`) -> 0.1. Only the median has an interval to weigh noise by."""
+    match = _FAIL_ON.match(text.strip())
+    if match is None:
+        raise ValueError(f"--fail-on must be median:N% (e.g. median:10%), got {text!r}")
+    value = float(match.group(1)) / (100 if match.group(2) else 1)
+    if not 0 < value < 10:
+        raise ValueError(f"--fail-on threshold must be above 0 (a fraction or N%), got {text!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """One (cell, API) in both runs. verdict: slower, faster, noise (large, intervals overlap), same."""
+
+    cell_id: str
+    api: str
+    old: Summary
+    new: Summary
+    verdict: str
+
+    @property
+    def ratio(self) -> float:
+        return self.new.median_ms / self.old.median_ms
+
+
+def judge_change(old: Summary, new: Summary, threshold: float) -> str:
+    ratio = new.median_ms / old.median_ms
+    if ratio > 1 + threshold:
+        return "slower" if new.noise_low_ms > old.noise_high_ms else "noise"
+    if ratio < 1 / (1 + threshold):
+        return "faster" if new.noise_high_ms < old.noise_low_ms else "noise"
+    return "same"
+
+
+def compare(old: BenchRun, new: BenchRun, threshold: float) -> tuple[list[Change], list[str]]:
+    """The changes of every (cell, API) timed in both runs, and the cells only one run timed."""
+    old_cells = old.by_id()
+    changes: list[Change] = []
+    unmatched: list[str] = []
+    for cell in new.cells:
+        before = old_cells.get(cell.cell_id)
+        if before is None or before.status != "timed" or cell.status != "timed":
+            status_before = before.status if before else "absent"
+            if status_before != cell.status:
+                unmatched.append(f"{cell.cell_id}: {status_before} -> {cell.status}")
+            continue
+        for api in dict.fromkeys([*before.apis, *cell.apis]):
+            if api not in before.apis or api not in cell.apis:
+                unmatched.append(f"{cell.cell_id} {api}: timed only in the {'new' if api in cell.apis else 'old'} run")
+                continue
+            old_summary, new_summary = before.apis[api].summary, cell.apis[api].summary
+            changes.append(Change(cell.cell_id, api, old_summary, new_summary,
+                                  judge_change(old_summary, new_summary, threshold)))
+    new_ids = {cell.cell_id for cell in new.cells}
+    unmatched += [f"{cell_id}: only in the old run" for cell_id in old_cells if cell_id not in new_ids]
+    return changes, unmatched
+
+
+def render(changes: list[Change], unmatched: list[str], threshold: float) -> str:
+    """The changed (cell, API) pairs as a table, then one count line."""
+    shown = [c for c in changes if c.verdict != "same"]
+    lines = []
+    if shown:
+        rows = [("cell", "api", "old median ms [noise]", "new median ms [noise]", "change", "verdict")]
+        rows += [(c.cell_id, c.api, f"{c.old.median_ms:.4g} [{c.old.noise_low_ms:.4g}, {c.old.noise_high_ms:.4g}]",
+                  f"{c.new.median_ms:.4g} [{c.new.noise_low_ms:.4g}, {c.new.noise_high_ms:.4g}]",
+                  f"{c.ratio - 1:+.1%}", c.verdict) for c in shown]
+        lines += aligned(rows)
+    lines += [f"not compared: {text}" for text in unmatched]
+    tally = {verdict: sum(c.verdict == verdict for c in changes) for verdict in ("slower", "faster", "noise")}
+    lines.append(f"{len(changes)} compared at median:{threshold:.0%}: {tally['slower']} slower, {tally['faster']} "
+                 f"faster, {tally['noise']} beyond the threshold but within noise, "
+                 f"{len(changes) - sum(tally.values())} same")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,76 @@
+"""A saved bench run (`--json`): machine, toolchain, ceiling, budget and every cell's statistics.
+
+Like pytest-benchmark's saved runs, one JSON file per run carries everything needed to read it
+later and to compare it with another (`--compare`): the raw samples too, so a comparison can
+weigh the noise of both runs. `load` refuses anything else with the reason and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+from pathlib import Path
+from typing import Any
+
+from pytest_litert.bench.timing import Budget, CellTiming
+
+KIND = "pytest-litert bench"
+FORMAT = 1
+
+
+class BenchFileError(ValueError):
+    """A file that is not a readable bench run; the message names the file and the fix."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchRun:
+    machine: dict[str, Any]
+    ceiling: dict[str, Any] | None
+    budget: dict[str, Any]
+    cells: list[CellTiming]
+    created: str = ""
+
+    def fraction(self, result: CellTiming, api: str) -> float | None:
+        """The cell's GFLOP/s over the measured sgemm ceiling (None without one)."""
+        if self.ceiling is None or not result.flops:
+            return None
+        return result.gflops(api) / float(self.ceiling["gflops"])
+
+    def by_id(self) -> dict[str, CellTiming]:
+        return {cell.cell_id: cell for cell in self.cells}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": KIND, "format": FORMAT, "created": self.created, "machine": self.machine,
+                "ceiling": self.ceiling, "budget": self.budget, "cells": [cell.as_dict() for cell in self.cells]}
+
+
+def new_run(machine: dict[str, Any], ceiling: dict[str, Any] | None, budget: Budget,
+            cells: list[CellTiming]) -> BenchRun:
+    created = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    return BenchRun(machine, ceiling, dataclasses.asdict(budget), cells, created)
+
+
+def save(run: BenchRun, path: Path) -> None:
+    path.write_text(json.dumps(run.as_dict(), indent=1) + "\n", encoding="utf-8")
+
+
+def load(path: Path) -> BenchRun:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BenchFileError(f"{path}: no such file; write one with `pytest-litert bench --json {path}`") from None
+    except (OSError, ValueError) as error:
+        raise BenchFileError(f"{path}: not a JSON bench run ({error})") from None
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise BenchFileError(f"{path}: not a bench run (kind {data.get('kind') if isinstance(data, dict) else None!r}"
+                             f", expected {KIND!r}); `pytest-litert matrix --json` records compare with "
+                             "`pytest-litert diff`")
+    if data.get("format") != FORMAT:
+        raise BenchFileError(f"{path}: bench format {data.get('format')!r}, this pytest-litert reads {FORMAT}; "
+                             "re-run the bench with this version")
+    try:
+        cells = [CellTiming.from_dict(cell) for cell in data["cells"]]
+        return BenchRun(data["machine"], data["ceiling"], data["budget"], cells, data.get("created", ""))
+    except (KeyError, TypeError, ValueError) as error:
+        raise BenchFileError(f"{path}: damaged bench run ({type(error).__name__}: {error})") from None
