@@ -138,6 +138,9 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                           help="time sizes instead of shape sets: axes m,k,n (matrix products), hw (images); "
                           "default ops fully_connected, recipes the seed's four")
     benching.add_argument("--plot", type=Path, metavar="PNG", help="with --sweep: draw it (the plot extra)")
+    benching.add_argument("--anchor", action="store_true",
+                          help="also run LiteRT's own benchmark (ai_edge_litert/tools/benchmark_litert_model.py) on "
+                          "each model, in the same worker: its median beside CompiledModel's")
     benching.add_argument("--no-ceiling", action="store_true", help="skip the NumPy sgemm ceiling")
     benching.add_argument("--markdown", action="store_true", help="print the table as markdown")
     _add_selection(benching)
@@ -275,7 +278,7 @@ def _bench_inputs(args: argparse.Namespace) -> tuple[Budget, float | None, bench
     threshold = bench_compare.parse_fail_on(args.fail_on) if args.fail_on else None
     old = bench_document.load(args.compare) if args.compare is not None else None
     budget = Budget(threads=args.threads, rounds=args.rounds, max_seconds=args.max_time, precision=args.precision,
-                    apis=apis)
+                    apis=apis, anchor=args.anchor)
     return budget, threshold, old
 
 

@@ -1,11 +1,10 @@
 """`bench --compare OLD.json --fail-on=median:10%`: per cell and API, did it get slower?
 
-A change counts only when it is both large and real. Large: the median moved by more than the
-threshold. Real: the two runs' noise intervals (bench/stats.py: the median's 95% interval and
-the spread of the model's instances) do not overlap, so the noise of both runs is weighed,
-not just their medians. A change that is large but not real is reported as noise and
-never fails; the command also re-times a cell that looks slower before it believes it
-(cli.py), since one run's interval does not see drift between runs.
+A change counts only when it is both large and real. Large: the pooled median moved by more
+than the threshold. Real: the rounds (one fresh worker each, bench/stats.py says why they are
+the unit) of the new run sit above those of the old one, by an exact one-sided rank test at
+ALPHA. A large change that is not real is reported as noise and never fails. The command also
+re-times a cell that looks slower (bench/job.py) and decides on all its rounds together.
 """
 
 from __future__ import annotations
@@ -14,10 +13,11 @@ import dataclasses
 import re
 
 from pytest_litert.bench.document import BenchRun
-from pytest_litert.bench.stats import Summary
+from pytest_litert.bench.stats import Summary, slower_p_value
 from pytest_litert.report.table import aligned
 
 DEFAULT_THRESHOLD = 0.10  # what --compare reports without --fail-on
+ALPHA = 0.05  # one-sided; reachable from 3 rounds per run (1/20), 4 give 1/70
 _FAIL_ON = re.compile(r"^median:(\d+(?:\.\d+)?)(%?)$")
 
 
@@ -50,9 +50,9 @@ class Change:
 def judge_change(old: Summary, new: Summary, threshold: float) -> str:
     ratio = new.median_ms / old.median_ms
     if ratio > 1 + threshold:
-        return "slower" if new.noise_low_ms > old.noise_high_ms else "noise"
+        return "slower" if slower_p_value(old.round_medians_ms, new.round_medians_ms) <= ALPHA else "noise"
     if ratio < 1 / (1 + threshold):
-        return "faster" if new.noise_high_ms < old.noise_low_ms else "noise"
+        return "faster" if slower_p_value(new.round_medians_ms, old.round_medians_ms) <= ALPHA else "noise"
     return "same"
 
 
@@ -80,15 +80,18 @@ def compare(old: BenchRun, new: BenchRun, threshold: float) -> tuple[list[Change
     return changes, unmatched
 
 
+def _span(summary: Summary) -> str:
+    return f"{min(summary.round_medians_ms):.4g}-{max(summary.round_medians_ms):.4g}"
+
+
 def render(changes: list[Change], unmatched: list[str], threshold: float) -> str:
     """The changed (cell, API) pairs as a table, then one count line."""
     shown = [c for c in changes if c.verdict != "same"]
     lines = []
     if shown:
-        rows = [("cell", "api", "old median ms [noise]", "new median ms [noise]", "change", "verdict")]
-        rows += [(c.cell_id, c.api, f"{c.old.median_ms:.4g} [{c.old.noise_low_ms:.4g}, {c.old.noise_high_ms:.4g}]",
-                  f"{c.new.median_ms:.4g} [{c.new.noise_low_ms:.4g}, {c.new.noise_high_ms:.4g}]",
-                  f"{c.ratio - 1:+.1%}", c.verdict) for c in shown]
+        rows = [("cell", "api", "old median ms [rounds]", "new median ms [rounds]", "change", "verdict")]
+        rows += [(c.cell_id, c.api, f"{c.old.median_ms:.4g} [{_span(c.old)}]",
+                  f"{c.new.median_ms:.4g} [{_span(c.new)}]", f"{c.ratio - 1:+.1%}", c.verdict) for c in shown]
         lines += aligned(rows)
     lines += [f"not compared: {text}" for text in unmatched]
     tally = {verdict: sum(c.verdict == verdict for c in changes) for verdict in ("slower", "faster", "noise")}

@@ -38,19 +38,20 @@ def _cpuinfo_field(cpuinfo: str, key: str) -> str | None:
     return None
 
 
-def cpu_ghz(cpuinfo: str) -> float | None:
-    """The highest clock the CPU reports: cpufreq's maximum, else /proc/cpuinfo's `cpu MHz`."""
+def cpu_clock(cpuinfo: str) -> tuple[float | None, str]:
+    """The CPU's clock in GHz and where it was read: cpufreq's maximum, else /proc/cpuinfo's
+    `cpu MHz`, which is the current (often the base) clock: a boosting CPU runs above it."""
     khz = _read(_CPUFREQ / "cpuinfo_max_freq")
     if khz and khz.isdigit():
-        return int(khz) / 1e6
+        return int(khz) / 1e6, "cpufreq maximum"
     mhz = _cpuinfo_field(cpuinfo, "cpu MHz")
     try:
-        return float(mhz) / 1e3 if mhz else None
+        return (float(mhz) / 1e3, "cpu MHz: the current clock, not the boost clock") if mhz else (None, "")
     except ValueError:
-        return None
+        return None, ""
 
 
-def nominal_peak_gflops(features: list[str], ghz: float | None, threads: int) -> dict[str, Any] | None:
+def nominal_peak_gflops(features: list[str], ghz: float | None, threads: int, clock: str = "") -> dict[str, Any] | None:
     """fp32 FLOP/s the vector units could do: lanes x 2 (an FMA) x FMA pipes x clock x threads.
 
     x86 only: an Arm core does not report its pipe count, and SME2's rate depends on the
@@ -61,7 +62,7 @@ def nominal_peak_gflops(features: list[str], ghz: float | None, threads: int) ->
     per_cycle = lanes * 2 * FMA_PIPES_ASSUMED
     return {"gflops": per_cycle * ghz * threads, "flop_per_cycle": per_cycle, "ghz": ghz, "threads": threads,
             "formula": f"{lanes} fp32 lanes x 2 (FMA) x {FMA_PIPES_ASSUMED} FMA pipes (assumed) x {ghz:.2f} GHz "
-                       f"x {threads} thread(s)"}
+                       f"({clock or 'reported clock'}) x {threads} thread(s)"}
 
 
 def under_emulation() -> bool:
@@ -74,7 +75,7 @@ def describe(threads: int) -> dict[str, Any]:
     cpuinfo = sme2.read_cpuinfo() or ""
     flags = _cpuinfo_field(cpuinfo, "flags") or _cpuinfo_field(cpuinfo, "Features") or ""
     features = flags.split()
-    ghz = cpu_ghz(cpuinfo)
+    ghz, clock = cpu_clock(cpuinfo)
     status = sme2.host_status()
     return {
         "cpu": (_cpuinfo_field(cpuinfo, "model name") or sme2.read_sysctl("machdep.cpu.brand_string")
@@ -87,7 +88,8 @@ def describe(threads: int) -> dict[str, Any]:
                  "litert_kernels": status.litert_has_sme2_kernels, "line": status.describe()},
         "governor": _read(_CPUFREQ / "scaling_governor"),
         "ghz": ghz,
-        "nominal_peak": nominal_peak_gflops(features, ghz, threads),
+        "clock_source": clock,
+        "nominal_peak": nominal_peak_gflops(features, ghz, threads, clock),
         "emulated": under_emulation(),
         "python": platform.python_version(),
         "toolchain": toolchain.versions(),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import statistics
+
 from pytest_litert.bench.document import BenchRun
 from pytest_litert.report.table import aligned
 
 _HEADER = ("cell", "api", "median ms", "IQR ms", "min ms", "stddev ms", "runs", "stop", "GFLOP/s", "of ceiling",
-           "XNNPACK")
+           "XNNPACK", "anchor ms")
 
 
 def machine_line(run: BenchRun) -> str:
@@ -37,7 +39,8 @@ def render(run: BenchRun, *, markdown: bool = False) -> str:
             rows.append((cell.cell_id, api, f"{s.median_ms:.4g}", f"{s.iqr_ms:.3g}", f"{s.min_ms:.4g}",
                          f"{s.stddev_ms:.3g}", str(s.runs), timing.stop, f"{cell.gflops(api):.3g}",
                          "-" if fraction is None else f"{fraction:.2f}",
-                         {True: "yes", False: "no", None: "?"}[timing.accelerated]))
+                         {True: "yes", False: "no", None: "?"}[timing.accelerated],
+                         f"{statistics.median(cell.anchor_ms):.3g}" if cell.anchor_ms and api == "compiled" else "-"))
         rows += [(cell.cell_id, api, "refused", *[""] * (len(_HEADER) - 3)) for api in cell.errors]
     lines = aligned(rows, markdown=markdown)
     lines += [f"refused: {cell.cell_id} {api}: {error.splitlines()[0]}" for cell in run.cells

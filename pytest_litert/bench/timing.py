@@ -20,7 +20,7 @@ from pytest_litert.judge.verdict import Verdict
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.run.targets import TargetCrash, TargetError
-from pytest_litert.run.worker import TIMING_APIS, TIMING_DEFAULTS
+from pytest_litert.run.worker import ANCHOR, TIMING_APIS, TIMING_DEFAULTS
 from pytest_litert.session import Runner
 
 EMULATED_REASON = ("timings under QEMU mean nothing: every guest instruction is translated, so an SME2 "
@@ -45,11 +45,12 @@ class Budget:
     """How long to time: the worker's stopping rule (run/worker.TIMING_DEFAULTS) per API."""
 
     threads: int = TIMING_DEFAULTS["threads"]
-    rounds: int = 2  # each in a fresh worker: time_cells
+    rounds: int = 4  # each in a fresh worker (time_cells); 4 + 4 lets a rank test reach p = 1/70
     instances: int = TIMING_DEFAULTS["instances"]
     max_seconds: float = TIMING_DEFAULTS["max_seconds"]
     precision: float = TIMING_DEFAULTS["precision"]
     apis: tuple[str, ...] = TIMING_APIS
+    anchor: bool = False  # also run LiteRT's own benchmark (run/worker.run_anchor) once per round
 
     def request(self, api: str) -> dict[str, Any]:
         return {"api": api, "threads": self.threads, "instances": self.instances, "max_seconds": self.max_seconds,
@@ -62,31 +63,31 @@ class ApiTiming:
     DELEGATE node), or CompiledModel reports the model fully accelerated."""
 
     summary: Summary
-    samples_ms: tuple[tuple[float, ...], ...]  # per instance, in the order they ran
+    samples_ms: tuple[tuple[tuple[float, ...], ...], ...]  # per round and instance, in the order they ran
     stop: str
     accelerated: bool | None
 
     @classmethod
     def of(cls, reply: dict[str, Any]) -> ApiTiming:
         accelerated = reply.get("delegated", reply.get("fully_accelerated"))
-        samples = tuple(tuple(s * 1e3 for s in instance) for instance in reply["samples"])
+        samples = (tuple(tuple(s * 1e3 for s in instance) for instance in reply["samples"]),)
         return cls(Summary.of(samples), samples, reply["stop"], accelerated)
 
     @classmethod
     def merged(cls, timings: list[ApiTiming]) -> ApiTiming:
-        """Several rounds' timings of one API as one (their instances side by side)."""
-        samples = tuple(instance for timing in timings for instance in timing.samples_ms)
+        """Several rounds' timings of one API as one."""
+        samples = tuple(round_ for timing in timings for round_ in timing.samples_ms)
         stops = ", ".join(dict.fromkeys(timing.stop for timing in timings))
         return cls(Summary.of(samples), samples, stops, timings[0].accelerated)
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.summary.as_dict(), "samples_ms": [list(instance) for instance in self.samples_ms],
+        return {**self.summary.as_dict(), "samples_ms": [[list(i) for i in round_] for round_ in self.samples_ms],
                 "stop": self.stop,
                 "accelerated": self.accelerated}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ApiTiming:
-        samples = tuple(tuple(instance) for instance in data["samples_ms"])
+        samples = tuple(tuple(tuple(instance) for instance in round_) for round_ in data["samples_ms"])
         return cls(Summary.from_dict(data), samples, data["stop"], data["accelerated"])
 
 
@@ -106,6 +107,7 @@ class CellTiming:
     reason: str = ""
     apis: dict[str, ApiTiming] = dataclasses.field(default_factory=dict)
     errors: dict[str, str] = dataclasses.field(default_factory=dict)
+    anchor_ms: tuple[float, ...] = ()  # LiteRT's own benchmark: its median, one per round
 
     def gflops(self, api: str) -> float:
         return self.flops / self.apis[api].summary.median_ms / 1e6
@@ -117,8 +119,9 @@ class CellTiming:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CellTiming:
         apis = {api: ApiTiming.from_dict(timing) for api, timing in data.get("apis", {}).items()}
-        names = [f.name for f in dataclasses.fields(cls) if f.name not in ("apis", "errors")]
-        return cls(**{name: data[name] for name in names}, apis=apis, errors=dict(data.get("errors", {})))
+        names = [f.name for f in dataclasses.fields(cls) if f.name not in ("apis", "errors", "anchor_ms")]
+        return cls(**{name: data[name] for name in names}, apis=apis, errors=dict(data.get("errors", {})),
+                   anchor_ms=tuple(data.get("anchor_ms", ())))
 
 
 def _untimed(cell: Cell, status: str, reason: str) -> CellTiming:
@@ -162,6 +165,15 @@ def time_artifact(cell: Cell, built: CellArtifact, target: TimingTarget, budget:
             timed.errors[api] = str(error)
         except TargetCrash as error:
             return dataclasses.replace(timed, status="failed", reason=f"{api}: {error}")
+    if not budget.anchor:
+        return timed
+    try:
+        reply = target.time(built.model, inputs, {"api": ANCHOR, "threads": budget.threads})
+        return dataclasses.replace(timed, anchor_ms=(float(reply["latency"]["median_ms"]),))
+    except TargetError as error:
+        timed.errors[ANCHOR] = str(error)
+    except TargetCrash as error:
+        return dataclasses.replace(timed, status="failed", reason=f"{ANCHOR}: {error}")
     return timed
 
 
@@ -198,7 +210,8 @@ def merge_rounds(results: list[CellTiming]) -> CellTiming:
             if all(api in r.apis for r in results)}
     errors = {api: error for r in results for api, error in r.errors.items()}
     errors.update({api: "timed in some rounds only" for api in first.apis if api not in apis and api not in errors})
-    return dataclasses.replace(first, apis=apis, errors=errors)
+    anchors = tuple(ms for r in results for ms in r.anchor_ms)
+    return dataclasses.replace(first, apis=apis, errors=errors, anchor_ms=anchors)
 
 
 def progress_text(result: CellTiming) -> str:
@@ -206,4 +219,5 @@ def progress_text(result: CellTiming) -> str:
         return f"{result.status}: {result.reason.splitlines()[0] if result.reason else ''}".rstrip(": ")
     timed = [f"{api} {timing.summary.median_ms:.3g} ms ({result.gflops(api):.3g} GFLOP/s)"
              for api, timing in result.apis.items()]
+    timed += [f"anchor {ms:.3g} ms" for ms in result.anchor_ms]
     return ", ".join(timed + [f"{api} refused: {error.splitlines()[0]}" for api, error in result.errors.items()])

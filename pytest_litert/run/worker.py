@@ -103,13 +103,14 @@ def _execute_compiled(
 # --- timing (pytest-litert bench) ------------------------------------------------------
 
 TIMING_APIS = ("interpreter", "compiled")
+ANCHOR = "anchor"  # LiteRT's own benchmark, ai_edge_litert/tools/benchmark_litert_model.py
 # What a timed run repeats until the median is known: defaults of `pytest-litert bench`.
 TIMING_DEFAULTS: dict[str, Any] = {
     "threads": 1,  # the seed's benchmark runs one thread
     # Instances of the model, timed in turn: one instance's speed depends on where its buffers
     # land (measured: a small TRANSPOSE_CONV takes 10.4 or 15.0 us per instance, stable within
     # one), so a run over several sees that spread instead of drawing one side of it.
-    "instances": 4,
+    "instances": 2,
     "warmup_runs": 5,  # per instance, and at least warmup_seconds: XNNPACK packs weights first
     "warmup_seconds": 0.1,
     "min_runs": 40,
@@ -195,9 +196,33 @@ def sample_calls(invokes: list[Callable[[], object]], budget: dict[str, Any]) ->
     return {"samples": samples, "stop": stop, "threads": settings["threads"]}
 
 
+def run_anchor(model: bytes, threads: int, runs: int) -> dict[str, Any]:
+    """LiteRT's own Python benchmark on `model` (CompiledModel, CPU, random inputs, 5 warm-up
+    runs), as its command line would run it; its report goes to stderr, its latency is returned."""
+    import argparse
+    import contextlib
+    import tempfile
+
+    from ai_edge_litert.tools import benchmark_litert_model as anchor
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "model.tflite")
+        with open(path, "wb") as file:
+            file.write(model)
+        args = argparse.Namespace(model=path, signature="", use_cpu=True, no_cpu=False, use_gpu=False, use_npu=False,
+                                  require_full_delegation=False, dispatch_library_path="", compiler_plugin_path="",
+                                  runtime_path="", num_runs=runs, warmup_runs=5, num_threads=threads, result_json="",
+                                  verbose=False)
+        with contextlib.redirect_stdout(sys.stderr):
+            result: dict[str, Any] = anchor.run_benchmark(args)
+    return {"latency": result["latency"], "api": ANCHOR}
+
+
 def time_model(model: bytes, inputs: dict[str, np.ndarray], timing: dict[str, Any]) -> dict[str, Any]:
-    """Time one API on one model (`timing`: api plus any TIMING_DEFAULTS key)."""
+    """Time one API on one model (`timing`: api plus any TIMING_DEFAULTS key), or run the anchor."""
     threads = int(timing.get("threads", TIMING_DEFAULTS["threads"]))
+    if timing["api"] == ANCHOR:
+        return run_anchor(model, threads, int(timing.get("anchor_runs", 100)))
     prepared = [prepare_invoke(model, inputs, timing["api"], threads)
                 for _ in range(int(timing.get("instances", TIMING_DEFAULTS["instances"])))]
     timed = sample_calls([invoke for invoke, _ in prepared], timing)
