@@ -41,15 +41,20 @@ from pytest_litert.run.qemu import emulator, guest_shell
 from pytest_litert.run.worker import TIMING_APIS, TIMING_DEFAULTS
 from pytest_litert.session import TARGETS, Runner, Settings, TargetUnavailable
 
+# What `bench` times by default: the seed's sizes. The `ci` shapes run in 2-20 us, where worker
+# processes differ by up to 40% here; the seed's (0.8-3.5 ms) by about 10% (README).
+BENCH_SHAPES = "seed"
+
 
 class _Refused(Exception):
     """A command that cannot run as asked: printed as `pytest-litert <command>: error: ...`, exit 2."""
 
 
-def _add_selection(parser: argparse.ArgumentParser) -> None:
+def _add_selection(parser: argparse.ArgumentParser, shapes_default: str = "ci") -> None:
     parser.add_argument("--ops", help=f"comma list of operators (default all: {','.join(OPS)})")
     parser.add_argument("--recipes", help=f"comma list of recipes (default all: {','.join(RECIPES)})")
-    parser.add_argument("--shapes", help=f"comma list of shape sets (default ci; {','.join(SHAPE_SETS)}, or all)")
+    parser.add_argument("--shapes",
+                        help=f"comma list of shape sets (default {shapes_default}; {','.join(SHAPE_SETS)}, or all)")
     parser.add_argument("--seed", default=None,
                         help="seed for weights, calibration and inputs (default 0; with --bundle, the bundle's)")
     parser.add_argument("--cache-dir", help="conversion cache ('none' disables; default ~/.cache/pytest-litert/cells)")
@@ -143,7 +148,7 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                           "each model, in the same worker: its median beside CompiledModel's")
     benching.add_argument("--no-ceiling", action="store_true", help="skip the NumPy sgemm ceiling")
     benching.add_argument("--markdown", action="store_true", help="print the table as markdown")
-    _add_selection(benching)
+    _add_selection(benching, shapes_default=BENCH_SHAPES)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,6 +291,8 @@ def _bench(args: argparse.Namespace) -> int:
     budget, threshold, old = _bench_inputs(args)
     if args.sweep is not None and args.bundle is not None:
         raise _Refused("--sweep converts its own sizes: it needs TensorFlow, not --bundle")
+    if args.shapes is None and args.bundle is None:
+        args.shapes = BENCH_SHAPES
     settings = _settings(args)
     cells = settings.cells() if args.sweep is None else sweep_cells(
         settings.ops if args.ops else ("fully_connected",), settings.recipes if args.recipes else SEED_RECIPES,

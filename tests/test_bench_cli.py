@@ -27,7 +27,7 @@ def saved_run(tmp_path_factory: pytest.TempPathFactory, shared_cache: Path) -> P
 def test_bench_prints_every_statistic_and_saves_the_run(tmp_path: Path, shared_cache: Path,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "run.json"
-    args = ["bench", "--ops=fully_connected", "--recipes=fp32,int16x8", "--rounds=1", "--max-time=0.2",
+    args = ["bench", "--ops=fully_connected", "--recipes=fp32,int16x8", "--shapes=ci", "--rounds=1", "--max-time=0.2",
             f"--cache-dir={shared_cache}", f"--json={path}"]
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -67,7 +67,8 @@ def test_compare_with_a_slowed_target_reports_the_regression(saved_run: Path, sh
     assert main(args) == 1
     out = capsys.readouterr().out
     assert "re-timing 1 cell(s) that look slower" in out
-    line = next(line for line in out.splitlines() if line.startswith("fully_connected-fp32-seed  interpreter"))
+    changes = out.split("compared with")[1].splitlines()
+    line = next(line for line in changes if line.startswith("fully_connected-fp32-seed  interpreter"))
     assert line.endswith("slower")
     assert "1 compared at median:25%: 1 slower" in out
 

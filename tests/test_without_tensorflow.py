@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("tensorflow") is not No
                                 reason="TensorFlow is installed: these run in the runtime-only venv (.ci/run)")
 
 
-@pytest.mark.parametrize("command", [["export", "out"], ["matrix"], ["coverage"]])
+@pytest.mark.parametrize("command", [["export", "out"], ["matrix"], ["coverage"], ["bench"]])
 def test_a_command_that_converts_names_the_extra(command: list[str], capsys: pytest.CaptureFixture[str],
                                                  tmp_path: Path) -> None:
     assert main([*command[:1], *(str(tmp_path / c) for c in command[1:])]) == 2

@@ -15,6 +15,7 @@ import pytest
 
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.plugin import hookspecs, options, profiles, state
+from pytest_litert.plugin.bench import BenchSection, litert_bench
 from pytest_litert.plugin.fixtures import (
     assert_verdict,
     litert_model,
@@ -31,8 +32,8 @@ from pytest_litert.plugin.summary import LABEL_PROPERTY, MatrixSummary
 from pytest_litert.settings import Settings
 
 __all__ = [
-    "assert_verdict", "litert_model", "litert_properties", "litert_runner", "litert_sme2_verdict", "litert_svl",
-    "litert_user_verdict", "litert_verdict", "pytest_addoption",
+    "assert_verdict", "litert_bench", "litert_model", "litert_properties", "litert_runner", "litert_sme2_verdict",
+    "litert_svl", "litert_user_verdict", "litert_verdict", "pytest_addoption",
 ]
 _USER_MODEL_TEST = Path(__file__).parent.parent / "suite" / "test_user_model.py"
 _MARKERS = (
@@ -64,6 +65,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.stash[state.user_models_key]:
         config.args.append(str(_USER_MODEL_TEST))
     config.pluginmanager.register(MatrixSummary(settings), "litert-matrix-summary")
+    config.pluginmanager.register(BenchSection(), "litert-bench-section")
     config.stash[state.recorder_key] = RunRecorder(options.recording_options(config, settings))
     config.pluginmanager.register(config.stash[state.recorder_key], "litert-recorder")
 

@@ -120,6 +120,19 @@ TIMING_DEFAULTS: dict[str, Any] = {
 }
 
 
+def _input(inputs: dict[str, np.ndarray], name: str, shape: Any, dtype: Any) -> np.ndarray:
+    """The caller's input `name`, or (none given) a seeded random one of the model's shape and
+    dtype, as LiteRT's own benchmark fills its inputs: a user's model times without data."""
+    if name in inputs:
+        return np.ascontiguousarray(inputs[name])
+    kind = np.dtype(dtype)
+    rng = np.random.default_rng(0)
+    if np.issubdtype(kind, np.integer):
+        info = np.iinfo(kind)
+        return rng.integers(max(info.min, -128), min(info.max, 127) + 1, size=tuple(shape)).astype(kind)
+    return rng.uniform(-1.0, 1.0, size=tuple(shape)).astype(kind)
+
+
 def prepare_invoke(model: bytes, inputs: dict[str, np.ndarray], api: str, threads: int) -> tuple[
     Callable[[], object], dict[str, Any]
 ]:
@@ -130,7 +143,7 @@ def prepare_invoke(model: bytes, inputs: dict[str, np.ndarray], api: str, thread
         interp = litert.Interpreter(model_content=model, num_threads=threads)
         interp.allocate_tensors()
         for name, detail in interp.get_signature_runner().get_input_details().items():
-            interp.set_tensor(detail["index"], np.ascontiguousarray(inputs[name]))
+            interp.set_tensor(detail["index"], _input(inputs, name, detail["shape"], detail["dtype"]))
         delegated = any(op["op_name"] == "DELEGATE" for op in interp._get_ops_details())
         return interp.invoke, {"delegated": delegated}
     if api == "compiled":
@@ -138,10 +151,11 @@ def prepare_invoke(model: bytes, inputs: dict[str, np.ndarray], api: str, thread
         from ai_edge_litert.options import CpuOptions, Options
 
         compiled = CompiledModel.from_buffer(model, options=Options(cpu_options=CpuOptions(num_threads=threads)))
-        names = next(iter(compiled.get_signature_list().values()))["inputs"]
+        key, signature = next(iter(compiled.get_signature_list().items()))
+        details = compiled.get_input_tensor_details(key)
         input_buffers = compiled.create_input_buffers(0)
-        for name, buffer in zip(names, input_buffers, strict=True):
-            buffer.write(np.ascontiguousarray(inputs[name]))
+        for name, buffer in zip(signature["inputs"], input_buffers, strict=True):
+            buffer.write(_input(inputs, name, details[name]["shape"], details[name]["dtype"]))
         output_buffers = compiled.create_output_buffers(0)
         return (lambda: compiled.run_by_index(0, input_buffers, output_buffers),
                 {"fully_accelerated": compiled.is_fully_accelerated()})
