@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_litert.bench.timing import Budget, CellTiming
+from pytest_litert.model.documents import DocumentError, read_document
 
 KIND = "pytest-litert bench"
 FORMAT = 1
@@ -57,18 +58,10 @@ def save(run: BenchRun, path: Path) -> None:
 
 def load(path: Path) -> BenchRun:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BenchFileError(f"{path}: no such file; write one with `pytest-litert bench --json {path}`") from None
-    except (OSError, ValueError) as error:
-        raise BenchFileError(f"{path}: not a JSON bench run ({error})") from None
-    if not isinstance(data, dict) or data.get("kind") != KIND:
-        raise BenchFileError(f"{path}: not a bench run (kind {data.get('kind') if isinstance(data, dict) else None!r}"
-                             f", expected {KIND!r}); `pytest-litert matrix --json` records compare with "
-                             "`pytest-litert diff`")
-    if data.get("format") != FORMAT:
-        raise BenchFileError(f"{path}: bench format {data.get('format')!r}, this pytest-litert reads {FORMAT}; "
-                             "re-run the bench with this version")
+        data = read_document(path, KIND, FORMAT, fix=f"write one with `pytest-litert bench --json {path}` (records "
+                             "of `pytest-litert matrix --json` compare with `pytest-litert diff`)")
+    except DocumentError as error:
+        raise BenchFileError(str(error)) from None
     try:
         cells = [CellTiming.from_dict(cell) for cell in data["cells"]]
         return BenchRun(data["machine"], data["ceiling"], data["budget"], cells, data.get("created", ""))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from pytest_litert.matrix.cells import Cell, make_cell
 from pytest_litert.matrix.ops import OPS, LayerShape
 from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.matrix.shapes import DEFAULT_SET
+from pytest_litert.model.documents import DocumentError, read_document
 
 if TYPE_CHECKING:
     from pytest_litert.model.artifact import CellArtifact
@@ -122,17 +122,12 @@ def open_bundle(directory: Path) -> Bundle:
     index = directory / INDEX
     if not directory.is_dir():
         raise BundleError(f"{directory}: no such directory; make one with `pytest-litert export {directory}`")
+    if not index.exists():
+        raise BundleError(f"{index} is missing: {directory} is not a bundle; {EXPORT_HINT}")
     try:
-        data = json.loads(index.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BundleError(f"{index} is missing: {directory} is not a bundle; {EXPORT_HINT}") from None
-    except (OSError, ValueError) as error:
-        raise BundleError(f"{index}: unreadable ({error}); {EXPORT_HINT}") from None
-    if not isinstance(data, dict) or data.get("kind") != KIND:
-        raise BundleError(f"{index}: not a {KIND}; {EXPORT_HINT}")
-    if data.get("format") != FORMAT:
-        raise BundleError(f"{index}: bundle format {data.get('format')!r}, this pytest-litert reads format "
-                          f"{FORMAT}; {EXPORT_HINT} (or install the pytest-litert that made it)")
+        data = read_document(index, KIND, FORMAT, fix=EXPORT_HINT)
+    except DocumentError as error:
+        raise BundleError(str(error)) from None
     try:
         cells = [_bundled_cell(directory, entry) for entry in data["cells"]]
         return Bundle(directory, dict(data["toolchain"]), int(data["seed"]), {b.cell.id: b for b in cells})
