@@ -298,9 +298,10 @@ def _bench(args: argparse.Namespace) -> int:
         settings.ops if args.ops else ("fully_connected",), settings.recipes if args.recipes else SEED_RECIPES,
         None if args.sweep == "all" else args.sweep)
     runner = Runner(settings)
+    changes: list[bench_compare.Change] = []
+    unmatched: list[str] = []
     try:
         run = bench_job.bench(runner, cells, budget, with_ceiling=not args.no_ceiling)
-        changes: list[bench_compare.Change] = []
         if old is not None:
             run, changes, unmatched = bench_job.compare_confirmed(old, run, runner, cells, budget,
                                                                   threshold or bench_compare.DEFAULT_THRESHOLD)

@@ -1,5 +1,6 @@
-"""The `pytest-litert bench` job: refuse where timing means nothing, time the cells with the
-machine and its ceiling beside them, and compare with an earlier run, re-timing what looks slower.
+"""The `pytest-litert bench` job: time the cells with the machine and its ceiling beside them
+(refused first where timing means nothing), and compare with an earlier run, re-timing what
+looks slower.
 """
 
 from __future__ import annotations

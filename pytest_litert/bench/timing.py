@@ -3,7 +3,8 @@
 The timed loop itself runs where LiteRT runs (run/worker.time_model, in the worker process by
 default), so a crash in LiteRT fails one cell, not the bench, and no pipe round trip is inside
 a timed run. A target times if it has `time(model, inputs, timing)`; the host worker and the
-in-process target do, QEMU targets are refused before this (their timings mean nothing).
+in-process target do; QEMU targets are refused here (`timing_target`: their timings mean
+nothing). Every cell is timed once per round, each round in a fresh worker (`time_cells`).
 """
 
 from __future__ import annotations
