@@ -1,12 +1,17 @@
 """Agreement with the anchor: LiteRT's own benchmark (ai_edge_litert/tools/benchmark_litert_model.py)
-and `pytest-litert bench` time the seed's FC model (fp32, 100x640 -> 1280, one thread) in this one
-process, interleaved; their medians must agree within 10%.
+and `pytest-litert bench` time the seed's FC model (fp32 and dynamic int8, 100x640 -> 1280, one
+thread) in this one process, interleaved; their medians must agree within 10%, plus the anchor's
+rounding.
 
 Why 10% holds by construction and not by luck (README, "Agreement with LiteRT's benchmark"): both
 run the same XNNPACK kernel on the same CompiledModel path and report a median, so they differ
 only by what sits inside the timed call (the same run_by_* call in both) and by noise. Within one
 process, rounds of this model agree to about 1% (the between-process spread of up to ~10% is
-shared, as both run here); the anchor rounds its median to 0.01 ms, 0.6% at 1.7 ms.
+shared, as both run here). The anchor rounds its median to 0.01 ms, so its reading is off by up
+to 0.005 ms: 0.3% at fp32's 1.4-1.7 ms, but 4% at dynamic int8's 0.12 ms where a CPU has fast
+int8 (Sapphire Rapids' AMX); that half step is added to the bound. Dynamic int8 is here because
+it once disagreed: timing two instances call by call put it 31% above the anchor (each call found
+the other instance's weights in the cache); bench now times them a block at a time.
 """
 
 from __future__ import annotations
@@ -22,18 +27,19 @@ from pytest_litert.run import worker
 from pytest_litert.session import Runner, Settings
 
 TOLERANCE = 0.10
+ANCHOR_HALF_STEP_MS = 0.005  # the anchor's medians are round(median_ms, 2)
 
 
-@pytest.fixture(scope="module")
-def seed_fc_fp32(shared_cache: Path) -> tuple[bytes, dict[str, np.ndarray]]:
-    cell = select_cells("fully_connected", "fp32", "seed")[0]
+@pytest.fixture(scope="module", params=["fp32", "dynamic_int8"])
+def seed_fc(request: pytest.FixtureRequest, shared_cache: Path) -> tuple[str, bytes, dict[str, np.ndarray]]:
+    cell = select_cells("fully_connected", request.param, "seed")[0]
     artifact = Runner(Settings.from_strings(None, None, None, str(shared_cache))).artifact(cell)
-    return artifact.model, artifact.signature_inputs(artifact.model_inputs[0])
+    return request.param, artifact.model, artifact.signature_inputs(artifact.model_inputs[0])
 
 
-def test_bench_agrees_with_litert_benchmark(seed_fc_fp32: tuple[bytes, dict[str, np.ndarray]],
+def test_bench_agrees_with_litert_benchmark(seed_fc: tuple[str, bytes, dict[str, np.ndarray]],
                                             record_property: pytest.RecordProperty) -> None:
-    model, inputs = seed_fc_fp32
+    recipe, model, inputs = seed_fc
     ours: dict[str, list[float]] = {"compiled": [], "interpreter": []}
     anchor: list[float] = []
     for _ in range(3):  # interleaved: drift over the test's seconds hits both alike
@@ -43,10 +49,11 @@ def test_bench_agrees_with_litert_benchmark(seed_fc_fp32: tuple[bytes, dict[str,
             medians.append(statistics.median(s for instance in timed["samples"] for s in instance) * 1e3)
     anchor_ms = statistics.median(anchor)
     ratios = {api: statistics.median(medians) / anchor_ms for api, medians in ours.items()}
-    figures = (f"seed FC fp32, 1 thread: anchor median {anchor_ms:.3f} ms; bench compiled "
+    bound = TOLERANCE + ANCHOR_HALF_STEP_MS / anchor_ms
+    figures = (f"seed FC {recipe}, 1 thread: anchor median {anchor_ms:.3f} ms; bench compiled "
                f"{statistics.median(ours['compiled']):.3f} ms (ratio {ratios['compiled']:.3f}), interpreter "
-               f"{statistics.median(ours['interpreter']):.3f} ms (ratio {ratios['interpreter']:.3f})")
+               f"{statistics.median(ours['interpreter']):.3f} ms (ratio {ratios['interpreter']:.3f}); bound +-{bound:.3f}")
     print(figures)
     record_property("anchor_agreement", figures)
-    assert abs(ratios["compiled"] - 1) <= TOLERANCE, figures
-    assert abs(ratios["interpreter"] - 1) <= TOLERANCE, figures
+    assert abs(ratios["compiled"] - 1) <= bound, figures
+    assert abs(ratios["interpreter"] - 1) <= bound, figures
