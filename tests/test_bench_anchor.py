@@ -52,7 +52,8 @@ def test_bench_agrees_with_litert_benchmark(seed_fc: tuple[str, bytes, dict[str,
     bound = TOLERANCE + ANCHOR_HALF_STEP_MS / anchor_ms
     figures = (f"seed FC {recipe}, 1 thread: anchor median {anchor_ms:.3f} ms; bench compiled "
                f"{statistics.median(ours['compiled']):.3f} ms (ratio {ratios['compiled']:.3f}), interpreter "
-               f"{statistics.median(ours['interpreter']):.3f} ms (ratio {ratios['interpreter']:.3f}); bound +-{bound:.3f}")
+               f"{statistics.median(ours['interpreter']):.3f} ms (ratio {ratios['interpreter']:.3f}); "
+               f"bound +-{bound:.3f}")
     print(figures)
     record_property("anchor_agreement", figures)
     assert abs(ratios["compiled"] - 1) <= bound, figures
