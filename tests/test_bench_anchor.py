@@ -9,7 +9,7 @@ only by what sits inside the timed call (the same run_by_* call in both) and by 
 process, rounds of this model agree to about 1% (the between-process spread of up to ~10% is
 shared, as both run here). The anchor rounds its median to 0.01 ms, so its reading is off by up
 to 0.005 ms: 0.3% at fp32's 1.4-1.7 ms, but 4% at dynamic int8's 0.12 ms where a CPU has fast
-int8 (Sapphire Rapids' AMX); that half step is added to the bound. Dynamic int8 is here because
+int8 (a Xeon with AMX); that half step is added to the bound. Dynamic int8 is here because
 it once disagreed: timing two instances call by call put it 31% above the anchor (each call found
 the other instance's weights in the cache); bench now times them a block at a time.
 """
