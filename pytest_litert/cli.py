@@ -315,6 +315,7 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"drew {args.plot}")
     if old is not None:
         print(f"compared with {args.compare}:")
+        print("\n".join(bench_compare.context_lines(old, run)))
         print(bench_compare.render(changes, unmatched, threshold or bench_compare.DEFAULT_THRESHOLD), end="")
     failed = [cell.cell_id for cell in run.cells if cell.status == "failed"]
     if failed:

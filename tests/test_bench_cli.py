@@ -3,11 +3,14 @@ run with itself and with a slowed target (a test double), refusals and bad input
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from pytest_litert.bench import document as bench_document
+from pytest_litert.bench.compare import context_lines
 from pytest_litert.cli import main
 from pytest_litert.run.targets import WORKER_PREFIX_ENV
 
@@ -58,6 +61,19 @@ def test_compare_with_itself_reports_no_change(saved_run: Path, shared_cache: Pa
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "1 compared at median:25%: 0 slower" in out
+    assert "toolchain: unchanged" in out and "not the same machine" not in out
+
+
+def test_compare_names_another_machine_and_the_toolchain_change(saved_run: Path) -> None:
+    old = bench_document.load(saved_run)
+    machine = {**old.machine, "cpu": "Another CPU", "features": [*old.machine["features"], "made_up_flag"],
+               "toolchain": {**old.machine["toolchain"], "ai-edge-litert": "9.9.9"}}
+    new = dataclasses.replace(old, machine=machine, budget={**old.budget, "threads": 4})
+    mismatch, toolchain = context_lines(old, new)
+    assert mismatch.startswith("not the same machine, so a change may be the machine's: ")
+    assert f"cpu {old.machine['cpu']!r} -> 'Another CPU'" in mismatch
+    assert "threads 1 -> 4" in mismatch and "CPU features +made_up_flag" in mismatch
+    assert toolchain == f"toolchain: ai-edge-litert {old.machine['toolchain']['ai-edge-litert']} -> 9.9.9"
 
 
 def test_compare_with_a_slowed_target_reports_the_regression(saved_run: Path, shared_cache: Path,

@@ -19,6 +19,8 @@ from pytest_litert.report.table import aligned
 DEFAULT_THRESHOLD = 0.10  # what --compare reports without --fail-on
 ALPHA = 0.05  # one-sided; reachable from 3 rounds per run (1/20), 4 give 1/70
 _FAIL_ON = re.compile(r"^median:(\d+(?:\.\d+)?)(%?)$")
+_SAME_MACHINE_KEYS = ("cpu", "machine", "cores")
+_FEATURES_SHOWN = 8
 
 
 def parse_fail_on(text: str) -> float:
@@ -78,6 +80,28 @@ def compare(old: BenchRun, new: BenchRun, threshold: float) -> tuple[list[Change
     new_ids = {cell.cell_id for cell in new.cells}
     unmatched += [f"{cell_id}: only in the old run" for cell_id in old_cells if cell_id not in new_ids]
     return changes, unmatched
+
+
+def context_lines(old: BenchRun, new: BenchRun) -> list[str]:
+    """What else differs between the runs. Another machine or thread count makes every change
+    partly the machine's (two VMs of one kind differed 15x on int8: docs/findings.md); the
+    toolchain's change is usually the point of the comparison."""
+    differs = [f"{key} {old.machine.get(key)!r} -> {new.machine.get(key)!r}" for key in _SAME_MACHINE_KEYS
+               if old.machine.get(key) != new.machine.get(key)]
+    if old.budget.get("threads") != new.budget.get("threads"):
+        differs.append(f"threads {old.budget.get('threads')} -> {new.budget.get('threads')}")
+    old_features, new_features = set(old.machine.get("features", [])), set(new.machine.get("features", []))
+    flags = [f"+{name}" for name in sorted(new_features - old_features)]
+    flags += [f"-{name}" for name in sorted(old_features - new_features)]
+    if flags:
+        differs.append("CPU features " + " ".join(flags[:_FEATURES_SHOWN])
+                       + (f" and {len(flags) - _FEATURES_SHOWN} more" if len(flags) > _FEATURES_SHOWN else ""))
+    lines = ["not the same machine, so a change may be the machine's: " + "; ".join(differs)] if differs else []
+    old_tools, new_tools = old.machine.get("toolchain", {}), new.machine.get("toolchain", {})
+    moved = [f"{name} {old_tools.get(name, 'missing')} -> {new_tools.get(name, 'missing')}"
+             for name in sorted({*old_tools, *new_tools}) if old_tools.get(name) != new_tools.get(name)]
+    lines.append("toolchain: " + (", ".join(moved) if moved else "unchanged"))
+    return lines
 
 
 def _span(summary: Summary) -> str:
