@@ -273,6 +273,8 @@ def _bench_inputs(args: argparse.Namespace) -> tuple[Budget, float | None, bench
         raise _Refused(f"--apis must be a comma list of {', '.join(TIMING_APIS)}, got {args.apis!r}")
     if args.fail_on and args.compare is None:
         raise _Refused("--fail-on decides against an earlier run: pass --compare OLD.json too")
+    if args.sweep is not None and args.bundle is not None:
+        raise _Refused("--sweep converts its own sizes: it needs TensorFlow, not --bundle")
     if args.plot is not None and args.sweep is None:
         raise _Refused("--plot draws a sweep: pass --sweep too")
     if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
@@ -289,8 +291,7 @@ def _bench_inputs(args: argparse.Namespace) -> tuple[Budget, float | None, bench
 
 def _bench(args: argparse.Namespace) -> int:
     budget, threshold, old = _bench_inputs(args)
-    if args.sweep is not None and args.bundle is not None:
-        raise _Refused("--sweep converts its own sizes: it needs TensorFlow, not --bundle")
+    reported = threshold or bench_compare.DEFAULT_THRESHOLD  # without --fail-on: reported, never failing
     if args.shapes is None and args.bundle is None:
         args.shapes = BENCH_SHAPES
     settings = _settings(args)
@@ -303,8 +304,7 @@ def _bench(args: argparse.Namespace) -> int:
     try:
         run = bench_job.bench(runner, cells, budget, with_ceiling=not args.no_ceiling)
         if old is not None:
-            run, changes, unmatched = bench_job.compare_confirmed(old, run, runner, cells, budget,
-                                                                  threshold or bench_compare.DEFAULT_THRESHOLD)
+            run, changes, unmatched = bench_job.compare_confirmed(old, run, runner, cells, budget, reported)
     finally:
         runner.close()
     print(bench_table.render(run, markdown=args.markdown), end="")
@@ -316,7 +316,7 @@ def _bench(args: argparse.Namespace) -> int:
     if old is not None:
         print(f"compared with {args.compare}:")
         print("\n".join(bench_compare.context_lines(old, run)))
-        print(bench_compare.render(changes, unmatched, threshold or bench_compare.DEFAULT_THRESHOLD), end="")
+        print(bench_compare.render(changes, unmatched, reported), end="")
     failed = [cell.cell_id for cell in run.cells if cell.status == "failed"]
     if failed:
         print(f"not timed (LiteRT failed): {', '.join(failed)}", file=sys.stderr)

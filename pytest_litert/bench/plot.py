@@ -17,6 +17,7 @@ PLOT_HINT = "the PNG needs matplotlib: pip install 'pytest-litert[plot]'"
 class PlotError(RuntimeError):
     """The picture cannot be drawn (no matplotlib, nothing timed); the message says why."""
 
+
 _STYLES = {"interpreter": "-", "compiled": "--"}
 
 
