@@ -154,3 +154,18 @@ def test_export_refuses_to_overwrite_a_bundle(bundle: Path, tmp_path: Path, caps
     (out / "cells").mkdir(parents=True)
     assert main(["export", str(out), *CELLS, f"--cache-dir={shared_cache}"]) == 2
     assert "already holds cells" in capsys.readouterr().err
+
+
+def test_a_default_bundle_without_examples_is_judged(pytester: pytest.Pytester, tmp_path: Path,
+                                                     shared_cache: Path) -> None:
+    """`export DIR` with no --property-examples, the documented default, used to end the
+    session with INTERNALERROR (pytest's NOTSET placeholder reached the collection hook)."""
+    out = tmp_path / "default"
+    assert main(["export", str(out), "--ops=fully_connected", "--recipes=fp32", "--no-seed-models",
+                 f"--cache-dir={shared_cache}"]) == 0
+    result = _inner(pytester, out)
+    assert result.ret == pytest.ExitCode.OK
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 1 and "failed" not in outcomes and "errors" not in outcomes
+    result.stdout.fnmatch_lines(["*holds no property examples for these cells (export with --property-examples N*"])

@@ -134,6 +134,11 @@ def _parametrize_examples(metafunc: pytest.Metafunc, name: str, settings: Settin
 
     examples = [example for bundled in open_bundle(settings.bundle).select(settings.ops, settings.recipes)
                 for example in bundled.examples if bundled.cell.sme2 or not only_sme2]
+    if not examples:  # an empty parameter set would hand pytest's NOTSET to the hooks below
+        reason = (f"the bundle {settings.bundle} holds no property examples for these cells "
+                  "(export with --property-examples N to add some)")
+        metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-examples")])
+        return
     metafunc.parametrize(name, examples, ids=[e.id for e in examples], scope="session")
 
 
@@ -156,8 +161,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         params = callspec.params if callspec is not None else {}
         cell = params.get("litert_cell", params.get("litert_sme2_cell"))
         example = params.get("litert_example", params.get("litert_sme2_example"))
-        if example is not None:
-            cell = example.cell
+        cell = getattr(example, "cell", cell)  # a placeholder (None) has no cell
         if isinstance(cell, Cell):
             item.add_marker(pytest.mark.litert)
             if "litert_sme2_cell" in params or "litert_sme2_example" in params:
