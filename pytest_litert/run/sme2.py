@@ -3,7 +3,8 @@
 XNNPACK picks KleidiAI SME2 kernels at run time when the CPU reports SME2, and only if
 the LiteRT build contains them (the aarch64 wheels do, the x86_64 one does not). Both
 halves are checked, each from an input that tests can fake: the auxiliary vector and
-/proc/cpuinfo on Linux, sysctl on macOS, a symbol list for the library.
+/proc/cpuinfo on Linux, sysctl on macOS, a symbol list for the library (ELF or Mach-O,
+read in Python by run/library.py: no `nm`, which cannot read Mach-O or is absent).
 """
 
 from __future__ import annotations
@@ -20,14 +21,15 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_litert.run.qemu import kernels
+from pytest_litert.run import library as libraries
 
 AT_HWCAP2 = 26
 HWCAP2_SME2 = 1 << 37
 MACOS_SYSCTL = "hw.optional.arm.FEAT_SME2"
 LIBRARY_NAME = "libpywrap_litert_common"
 EMULATE_FLAG = "--litert-target=qemu-sme2"
-_SME2_SYMBOL = re.compile(r"^kai_.*sme2")
+# KleidiAI's SME2 kernels: `kai_*sme2*` in ELF, `_kai_*sme2*` in Mach-O (C names get an underscore).
+_SME2_SYMBOL = re.compile(r"^_?kai_.*sme2")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,8 +130,13 @@ def cpu_sme2(probe: CpuProbe) -> tuple[bool, str]:
 
 
 def symbols_have_sme2_kernels(names: Iterable[str]) -> bool:
-    """Any KleidiAI SME2 symbol (`kai_*sme2*`) among the names."""
+    """Any KleidiAI SME2 symbol (`kai_*sme2*`, Mach-O `_kai_*sme2*`) among the names."""
     return any(_SME2_SYMBOL.match(name) for name in names)
+
+
+def sme2_kernel_names(names: Iterable[str]) -> list[str]:
+    """The KleidiAI SME2 symbols among the names, sorted (for doctor's count and JSON)."""
+    return sorted(name for name in names if _SME2_SYMBOL.match(name))
 
 
 def host_litert_library() -> Path | None:
@@ -143,17 +150,11 @@ def host_litert_library() -> Path | None:
 
 @functools.lru_cache(maxsize=8)
 def library_has_sme2_kernels(path: Path) -> bool:
-    """Read the ELF .symtab; other formats (Mach-O on macOS) go through `nm`."""
+    """Function symbols of the ELF `.symtab` or the Mach-O symbol table; an unreadable file has none."""
     try:
-        return symbols_have_sme2_kernels(s.name for s in kernels.read_function_symbols(path))
-    except kernels.SymbolTableError:
-        pass
-    try:
-        done = subprocess.run(["nm", str(path)], capture_output=True, text=True, check=False)
-    except OSError:
+        return symbols_have_sme2_kernels(symbol.name for symbol in libraries.function_symbols(path))
+    except (libraries.LibraryFormatError, OSError):
         return False
-    names = (line.split()[-1].lstrip("_") for line in done.stdout.splitlines() if line.split())
-    return symbols_have_sme2_kernels(names)
 
 
 # --- the verdict -----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Which LiteRT / KleidiAI / XNNPACK functions ran: QEMU's log mapped to the ELF symbol table.
+"""Which LiteRT / KleidiAI / XNNPACK functions ran: QEMU's log mapped to the library's symbol table.
 
 QEMU user mode writes every translated block (`-d in_asm`) or every executed block
 (`-d exec`) with its guest address. The worker reports where each LiteRT library is
@@ -6,7 +6,8 @@ loaded (runtime.loaded_litert_libraries); address minus load base is an offset i
 the library, and the library's `.symtab` (not exported, but not stripped) names the
 function. A `kai_*sme2*` name among them is the proof that an SME2 kernel ran.
 
-Pure standard library: no TensorFlow, no LiteRT, no numpy, so it works on any host.
+No TensorFlow, no LiteRT, no numpy, so it works on any host; the symbol table is read by
+run/library.py (pyelftools, macholib: pure Python, imported only when a table is read).
 """
 
 from __future__ import annotations
@@ -16,15 +17,10 @@ import dataclasses
 import functools
 import os
 import re
-import struct
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-_ELF_MAGIC = b"\x7fELF"
-_SHT_SYMTAB = 2
-_STT_FUNC = 2
-_SECTION_HEADER = struct.Struct("<IIQQQQIIQQ")
-_SYMBOL = struct.Struct("<IBBHQQ")
+from pytest_litert.run.library import LibraryFormatError, Symbol, function_symbols
 
 # A block start in `-d in_asm` ("IN: [name]" then "0xADDR:  insn") or in `-d exec`
 # ("Trace N: 0xADDR [...]"). One regex over bytes keeps a 20 MB log under a second.
@@ -44,15 +40,7 @@ KERNEL_CLASSES = (
 )
 
 
-class SymbolTableError(RuntimeError):
-    """The file is not a 64-bit little-endian ELF with a symbol table."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Symbol:
-    name: str
-    value: int
-    size: int
+SymbolTableError = LibraryFormatError  # the file is neither ELF nor Mach-O
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +63,7 @@ class SymbolTable:
         return cls(starts, tuple(ends), tuple(name for _, _, name in ordered))
 
     @classmethod
-    def from_elf(cls, path: str | Path) -> SymbolTable:
+    def from_library(cls, path: str | Path) -> SymbolTable:
         return cls.from_symbols(read_function_symbols(Path(path)))
 
     def lookup(self, offset: int) -> str | None:
@@ -90,31 +78,14 @@ class SymbolTable:
 
 
 def read_function_symbols(path: Path) -> list[Symbol]:
-    """The STT_FUNC entries of the ELF `.symtab` (falls back to nothing if stripped)."""
-    data = path.read_bytes()
-    if data[:4] != _ELF_MAGIC or data[4] != 2 or data[5] != 1:
-        raise SymbolTableError(f"{path}: not a 64-bit little-endian ELF file")
-    shoff = struct.unpack_from("<Q", data, 0x28)[0]
-    shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
-    sections = [_SECTION_HEADER.unpack_from(data, shoff + index * shentsize) for index in range(shnum)]
-    symbols: list[Symbol] = []
-    for header in sections:
-        if header[1] != _SHT_SYMTAB:
-            continue
-        strtab = sections[header[6]]
-        strings = data[strtab[4] : strtab[4] + strtab[5]]
-        table = data[header[4] : header[4] + header[5]]
-        for name_at, info, _, shndx, value, size in _SYMBOL.iter_unpack(table):
-            if info & 0xF == _STT_FUNC and shndx != 0:
-                end = strings.index(b"\0", name_at)
-                symbols.append(Symbol(strings[name_at:end].decode(errors="replace"), value, size))
-    return symbols
+    """The defined function symbols of the full symbol table, locals included ([] if stripped)."""
+    return function_symbols(path)
 
 
 @functools.lru_cache(maxsize=8)
 def _cached_table(path: str, mtime_ns: int) -> SymbolTable:
     del mtime_ns  # part of the cache key only: a reinstalled wheel is read again
-    return SymbolTable.from_elf(path)
+    return SymbolTable.from_library(path)
 
 
 def symbol_table(path: str | Path) -> SymbolTable:
