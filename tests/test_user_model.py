@@ -135,3 +135,35 @@ def test_check_rejects_inputs_naming_what_the_model_takes(seed_models: Path, mak
     message = str(caught.value)
     assert problem in message
     assert "float32 (100, 640)" in message and "a dict by input name" in message
+
+
+def _standard_fp16(layer: Any, input_shape: tuple[int, ...]) -> tuple[bytes, Any]:
+    """TensorFlow's documented float16 recipe (no accumulation hint), as a user writes it."""
+    from pytest_litert.convert.keras_models import import_keras
+
+    keras = import_keras()
+    import tensorflow as tf
+
+    inputs = keras.Input(shape=input_shape[1:], batch_size=input_shape[0])
+    model = keras.Model(inputs, layer(inputs))
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+    return converter.convert(), model
+
+
+@pytest.mark.parametrize(("make_layer", "input_shape"), [
+    (lambda keras: keras.layers.Dense(48), (4, 96)),
+    (lambda keras: keras.layers.Conv2D(24, 3, padding="same"), (1, 8, 8, 16)),
+    (lambda keras: keras.layers.Conv2D(24, 3, strides=2, padding="valid"), (1, 9, 9, 16)),
+    (lambda keras: keras.layers.Conv2D(24, 3, dilation_rate=2, padding="same"), (1, 9, 9, 16)),
+    (lambda keras: keras.layers.Conv2DTranspose(24, 3, strides=2, padding="same"), (1, 6, 6, 16)),
+], ids=["dense", "conv2d", "conv2d-strided", "conv2d-dilated", "conv2d-transpose"])
+def test_tensorflow_standard_fp16_recipe_passes(make_layer: Any, input_shape: tuple[int, ...]) -> None:
+    """It stores fp16 weights with the metadata fp16accfp32: the fp16_weights recipe, not a failure."""
+    from pytest_litert.convert.keras_models import import_keras
+
+    model_bytes, keras_model = _standard_fp16(make_layer(import_keras()), input_shape)
+    verdict = pytest_litert.check(model_bytes, keras_model)
+    assert verdict, verdict.explain()
+    assert verdict.cell_id.endswith("-fp16_weights")

@@ -43,6 +43,12 @@ class Verdict:
     reason: str = ""
     facts: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    def __bool__(self) -> bool:
+        """True only for a pass, so `assert check(...)` fails on a failure, and also on a
+        known finding or a cell not judged: accepting a finding is a decision the caller
+        writes down (`assert verdict.status in ("pass", "finding")`)."""
+        return self.status == Status.PASS
+
     @property
     def failures(self) -> list[Check]:
         return [check for check in self.checks if not check.passed]

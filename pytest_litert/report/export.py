@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pytest_litert.judge.verdict import Verdict
+from pytest_litert.judge.verdict import Verdict, active_findings, unproduced
 from pytest_litert.matrix.cells import Cell, make_cell
 from pytest_litert.matrix.ops import OPS
 from pytest_litert.matrix.recipes import RECIPES
@@ -71,15 +71,21 @@ def export(settings: Settings, directory: Path, *, force: bool, seed_models: boo
         built = runner.build(cell)
         step = f"[{position}/{len(files)}] {name}"
         seed_model = name in SEED_FILES.values()
+        if not isinstance(built, Verdict):  # a model that is not this recipe's is not written under its name
+            refused = unproduced(cell, built.inspection, built.layer(cell.op))
+            built = built if refused is None else refused
         if isinstance(built, Verdict):
             print(f"{step}: not written: {built.reason.splitlines()[0]}", file=sys.stderr)
-            manifest.append({**record_of(cell, None, None, built, seed=settings.seed), "file": None})
+            manifest.append({**record_of(cell, None, None, built, seed=settings.seed), "file": None,
+                             "not_written": built.reason.splitlines()[0]})
             if not seed_model:
                 cells.append(index_entry(cell, None, {"status": str(built.status), "reason": built.reason}, []))
             continue
         (directory / name).write_bytes(built.model)
         record = record_of(cell, built.inspection, built.layer(cell.op), None, seed=settings.seed)
-        manifest.append({**record, "file": name, "benchmark_command": BENCHMARK_COMMAND.format(file=name)})
+        findings = [f.text for f in active_findings(cell, require_sme2_kernels=False)]
+        manifest.append({**record, "file": name, "benchmark_command": BENCHMARK_COMMAND.format(file=name),
+                         "findings": findings})
         if not seed_model:
             entry = _store(directory, f"cells/{cell.id}", built)
             examples = _examples(runner, directory, cell, property_examples, settings.seed)
