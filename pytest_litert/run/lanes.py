@@ -3,7 +3,10 @@
 A lane is (name, target, mode): XNNPACK and the reference kernels on the selected target,
 real fp16 arithmetic (CompiledModel FORCE_FP16) for fp16 cells, and on the emulated SME2 CPU
 the same CPU with SME off (the NEON A/B lane). A LiteRT error in one lane ends that lane
-only; a crash of the target ends the run. Nothing here judges: judge/ takes the result.
+only; a crash of the target ends the run. Once per cell (first input draw), each target also
+runs the model under LiteRT's profiler (worker mode "profile"): its facts, under "profile"
+(and "neon profile"), name the XNNPACK operators that ran. Nothing here judges: judge/ takes
+the result.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.run.targets import Target, TargetCrash, TargetError
 
+PROFILES = {"profile": "xnnpack", "neon profile": "neon"}  # facts key -> the lane whose target it profiles
+UNAVAILABLE = "unavailable: "
+
 
 @dataclasses.dataclass(frozen=True)
 class Lane:
@@ -28,7 +34,8 @@ class Lane:
 
 @dataclasses.dataclass(frozen=True)
 class CellRun:
-    """Per input draw, each lane's raw output; per lane, the first run's facts or its error.
+    """Per input draw, each lane's raw output; per lane, the first run's facts or its error;
+    per target, the profiled run's facts (PROFILES keys, not lanes: they have no output).
 
     `crash` is set when the target died (signal, hang): then nothing after it ran."""
 
@@ -83,4 +90,29 @@ def run_cell(cell: Cell, artifact: CellArtifact, target: Target, comparison: Tar
             raw[lane.name] = result.output
             facts.setdefault(lane.name, result.facts)
         outputs.append(raw)
+    if artifact.model_inputs:
+        facts.update(profiles(lanes, artifact.model, artifact.signature_inputs(artifact.model_inputs[0])))
     return run
+
+
+def profiles(lanes: list[Lane], model: bytes, inputs: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    """The profiled run on each lane's target that PROFILES names. Never raises: a target that
+    cannot profile (a LiteRT error, an older worker, a crash) gives evidence "unavailable"."""
+    found: dict[str, dict[str, Any]] = {}
+    by_name = {lane.name: lane for lane in lanes}
+    for key, lane_name in PROFILES.items():
+        lane = by_name.get(lane_name)
+        if lane is None:
+            continue
+        try:
+            found[key] = lane.target.run(model, inputs, "profile").facts
+        except TargetCrash as error:  # the target restarts its worker for the next run
+            found[key] = {"available": False, "reason": f"{UNAVAILABLE}the profiled run crashed the worker: "
+                          f"{_first_line(error)}"}
+        except Exception as error:  # TargetError, or a target of another plugin that has no "profile" mode
+            found[key] = {"available": False, "reason": f"{UNAVAILABLE}{_first_line(error)}"}
+    return found
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -10,6 +10,10 @@ Modes:
   reference  Interpreter with BUILTIN_REF: LiteRT's reference kernels, no XNNPACK.
   fp16       CompiledModel with XNNPACK's FORCE_FP16 flag: real fp16 arithmetic, which
              the Interpreter never does even when the model carries the fp16 hint.
+  profile    CompiledModel (LiteRT's default CPU path, one thread) under LiteRT's profiler,
+             through the C API (profiler.py, next to this file): the XNNPACK operator that ran
+             each layer, with its time. No outputs; the evidence is in the facts, and reads
+             "unavailable: <reason>" where the library or a call fails.
   time       `pytest-litert bench`: one API (Interpreter or CompiledModel, LiteRT's default
              XNNPACK path) timed here, adaptively (`sample_calls`); the reply's facts hold
              the samples, so no round trip sits inside a timed run.
@@ -35,8 +39,9 @@ from typing import IO, Any
 
 import numpy as np
 
-MODES = ("xnnpack", "reference", "fp16")
+MODES = ("xnnpack", "reference", "fp16", "profile")
 _FORCE_FP16_FLAGS = 0x1 | 0x2 | 0x4  # XNNPACK QS8 | QU8 | FORCE_FP16
+_PROFILER_MODULE = "pytest_litert_run_profiler"
 
 
 def execute(model: bytes, inputs: dict[str, np.ndarray], mode: str) -> tuple[
@@ -47,7 +52,26 @@ def execute(model: bytes, inputs: dict[str, np.ndarray], mode: str) -> tuple[
         raise ValueError(f"unknown run mode {mode!r}; valid modes: {', '.join(MODES)}")
     if mode == "fp16":
         return _execute_compiled(model, inputs)
+    if mode == "profile":
+        return {}, {**_profiler().profile(model, inputs, threads=1), "machine": platform.machine()}
     return _execute_interpreter(model, inputs, reference=mode == "reference")
+
+
+def _profiler() -> Any:
+    """profiler.py from this file's directory, by path: on a target this file runs as a
+    script, without the package around it."""
+    module = sys.modules.get(_PROFILER_MODULE)
+    if module is None:
+        import importlib.util
+
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profiler.py")
+        spec = importlib.util.spec_from_file_location(_PROFILER_MODULE, path)
+        if spec is None or spec.loader is None or not os.path.exists(path):
+            raise FileNotFoundError(f"profile mode needs profiler.py next to the worker ({path})")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[_PROFILER_MODULE] = module
+    return module
 
 
 def _execute_interpreter(

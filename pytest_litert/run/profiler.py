@@ -1,0 +1,346 @@
+"""Kernel evidence without an emulator: LiteRT's own profiler, through the wheel's C API.
+
+The Python `Interpreter` and `CompiledModel` wrappers have no profiler, but the wheel's
+`libLiteRt.so` (`libLiteRt.dylib` on macOS) exports LiteRT's C API with one. A CompiledModel
+created with the opaque option `runtime_options_string` = `enable_profiling = true` owns a
+profiler whose delegate events (type 8) name XNNPACK's operators, e.g.
+`Fully Connected (NC, PF32) GEMM`: the packed KleidiAI type says SME2 ran, on any machine.
+
+Standard library, numpy and ai_edge_litert only, like worker.py, which loads this file by
+path (it runs as a script on targets). Signatures and struct layouts are LiteRT's headers
+(litert/c/litert_profiler.h, litert_profiler_event.h, litert_compiled_model.h, litert_model.h,
+litert_layout.h, litert_model_types.h, litert_tensor_buffer.h, litert_options.h,
+litert_opaque_options.h; ai-edge-litert 2.3.0). A missing symbol or a failed call is
+evidence "unavailable: <reason>", never an exception.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+UNAVAILABLE = "unavailable: "
+# LiteRtProfilerEventType (litert_profiler_event.h)
+OPERATOR_INVOKE_EVENT = 1 << 1  # a node of the TFLite graph (a builtin op, or the DELEGATE node)
+DELEGATE_PROFILED_OPERATOR_INVOKE_EVENT = 1 << 3  # an XNNPACK operator inside the delegate node
+PROFILED_RUNS = 3  # after one unprofiled run: XNNPACK packs the weights on the first
+_RUNTIME_OPTIONS = (b"runtime_options_string", b"enable_profiling = true\n")  # litert_runtime_options.cc
+_CPU_OPTIONS_ID = b"xnnpack"  # litert_cpu_options.cc: LrtGetCpuOptionsIdentifier
+_HW_ACCELERATOR_CPU = 1  # kLiteRtHwAcceleratorCpu (litert_common.h)
+_LOCK_WRITE = 1  # kLiteRtTensorBufferLockModeWrite
+_AT_HWCAP2, _HWCAP2_SME2_BIT = 26, 37  # <sys/auxv.h>, asm/hwcap.h HWCAP2_SME2
+_STATUS = {1: "invalid argument", 2: "memory allocation failure", 3: "runtime failure",
+           4: "missing input tensor", 5: "unsupported", 6: "not found"}
+_P = ctypes.c_void_p
+_SIZE = ctypes.c_size_t
+
+
+class ProfilerUnavailable(RuntimeError):
+    """The library lacks the API, or a call failed: the evidence says why."""
+
+
+class _MemoryUsage(ctypes.Structure):
+    _fields_ = [("total_allocated_bytes", _SIZE), ("in_use_allocated_bytes", _SIZE),
+                ("private_footprint_bytes", _SIZE)]
+
+
+class _Event(ctypes.Structure):
+    """ProfiledEventData (litert_profiler_event.h)."""
+
+    _fields_ = [("tag", ctypes.c_char_p), ("event_type", ctypes.c_int),
+                ("start_timestamp_us", ctypes.c_uint64), ("elapsed_time_us", ctypes.c_uint64),
+                ("begin_mem_usage", _MemoryUsage), ("end_mem_usage", _MemoryUsage),
+                ("event_metadata1", ctypes.c_uint64), ("event_metadata2", ctypes.c_uint64),
+                ("event_source", ctypes.c_int)]
+
+
+class _RankedTensorType(ctypes.Structure):
+    """LiteRtRankedTensorType: element type + LiteRtLayout (68 bytes, litert_layout.h)."""
+
+    _fields_ = [("element_type", ctypes.c_int), ("rank", ctypes.c_uint, 7), ("has_strides", ctypes.c_uint, 1),
+                ("dimensions", ctypes.c_int32 * 8), ("strides", ctypes.c_uint32 * 8)]
+
+
+# name -> argument types; every one returns LiteRtStatus (int) unless listed in _VOID.
+_SIGNATURES: dict[str, list[Any]] = {
+    "LiteRtCreateEnvironment": [ctypes.c_int, _P, ctypes.POINTER(_P)],
+    "LiteRtDestroyEnvironment": [_P],
+    "LiteRtCreateModelFromBuffer": [_P, _P, _SIZE, ctypes.POINTER(_P)],
+    "LiteRtDestroyModel": [_P],
+    "LiteRtGetModelSignature": [_P, _SIZE, ctypes.POINTER(_P)],
+    "LiteRtGetNumSignatureInputs": [_P, ctypes.POINTER(_SIZE)],
+    "LiteRtGetNumSignatureOutputs": [_P, ctypes.POINTER(_SIZE)],
+    "LiteRtGetSignatureInputName": [_P, _SIZE, ctypes.POINTER(ctypes.c_char_p)],
+    "LiteRtGetSignatureInputTensorByIndex": [_P, _SIZE, ctypes.POINTER(_P)],
+    "LiteRtGetSignatureOutputTensorByIndex": [_P, _SIZE, ctypes.POINTER(_P)],
+    "LiteRtGetRankedTensorType": [_P, ctypes.POINTER(_RankedTensorType)],
+    "LiteRtCreateOptions": [ctypes.POINTER(_P)],
+    "LiteRtDestroyOptions": [_P],
+    "LiteRtSetOptionsHardwareAccelerators": [_P, ctypes.c_int],
+    "LiteRtCreateOpaqueOptions": [ctypes.c_char_p, _P, _P, ctypes.POINTER(_P)],
+    "LiteRtAddOpaqueOptions": [_P, _P],
+    "LiteRtCreateCompiledModel": [_P, _P, _P, ctypes.POINTER(_P)],
+    "LiteRtDestroyCompiledModel": [_P],
+    "LiteRtGetCompiledModelInputBufferRequirements": [_P, _SIZE, _SIZE, ctypes.POINTER(_P)],
+    "LiteRtGetCompiledModelOutputBufferRequirements": [_P, _SIZE, _SIZE, ctypes.POINTER(_P)],
+    "LiteRtCreateManagedTensorBufferFromRequirements": [_P, ctypes.POINTER(_RankedTensorType), _P,
+                                                        ctypes.POINTER(_P)],
+    "LiteRtDestroyTensorBuffer": [_P],
+    "LiteRtGetTensorBufferSize": [_P, ctypes.POINTER(_SIZE)],
+    "LiteRtLockTensorBuffer": [_P, ctypes.POINTER(_P), ctypes.c_int],
+    "LiteRtUnlockTensorBuffer": [_P],
+    "LiteRtRunCompiledModel": [_P, _SIZE, _SIZE, ctypes.POINTER(_P), _SIZE, ctypes.POINTER(_P)],
+    "LiteRtCompiledModelGetProfiler": [_P, ctypes.POINTER(_P)],
+    "LiteRtStartProfiler": [_P],
+    "LiteRtStopProfiler": [_P],
+    "LiteRtGetNumProfilerEvents": [_P, ctypes.POINTER(ctypes.c_int)],
+    "LiteRtGetProfilerEvents": [_P, ctypes.c_int, ctypes.POINTER(_Event)],
+}
+_VOID = {"LiteRtDestroyEnvironment", "LiteRtDestroyModel", "LiteRtDestroyOptions", "LiteRtDestroyCompiledModel",
+         "LiteRtDestroyTensorBuffer"}
+_MINIMUM_VERSION = (2, 1, 6)  # LiteRtCreateModelFromBuffer takes an environment since 2.1.6
+
+
+def library_path() -> str:
+    """The wheel's C API library: ai_edge_litert/libLiteRt.so (.dylib on macOS)."""
+    import ai_edge_litert
+
+    name = "libLiteRt.dylib" if sys.platform == "darwin" else "libLiteRt.so"
+    return os.path.join(os.path.dirname(os.path.abspath(ai_edge_litert.__file__)), name)
+
+
+def _version_problem() -> str:
+    """Why this LiteRT's C API may not match the signatures above ('' if it does, or unknown)."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("ai-edge-litert")
+    except metadata.PackageNotFoundError:
+        return ""
+    try:
+        numbers = tuple(int(part) for part in version.split(".")[:3])
+    except ValueError:
+        return ""
+    if numbers < _MINIMUM_VERSION:
+        return f"ai-edge-litert {version} predates the C API read here (needs >= 2.1.6)"
+    return ""
+
+
+class CApi:
+    """The C functions this module calls, bound with their header signatures."""
+
+    def __init__(self, path: str | None = None, loader: Callable[[str], Any] = ctypes.CDLL) -> None:
+        self.path = path or library_path()
+        try:
+            library = loader(self.path)
+        except OSError as error:
+            raise ProfilerUnavailable(f"cannot load {os.path.basename(self.path)}: {error}") from None
+        missing = [name for name in _SIGNATURES if not hasattr(library, name)]
+        if missing:
+            raise ProfilerUnavailable(f"{os.path.basename(self.path)} lacks {', '.join(missing[:3])}"
+                                      + (f" and {len(missing) - 3} more" if len(missing) > 3 else ""))
+        self._functions: dict[str, Any] = {}
+        for name, argtypes in _SIGNATURES.items():
+            function = getattr(library, name)
+            function.argtypes = argtypes
+            function.restype = None if name in _VOID else ctypes.c_int
+            self._functions[name] = function
+        self.libc = ctypes.CDLL(None)
+        self.libc.strdup.argtypes, self.libc.strdup.restype = [ctypes.c_char_p], _P
+        self.libc.free.argtypes, self.libc.free.restype = [_P], None
+        self.free = ctypes.cast(self.libc.free, _P)  # the payload destructor LiteRT calls
+
+    def call(self, name: str, *args: Any) -> None:
+        """Call `name`; a status other than kLiteRtStatusOk raises ProfilerUnavailable."""
+        status = self._functions[name](*args)
+        if status:
+            raise ProfilerUnavailable(f"{name} failed: status {status} ({_STATUS.get(status, 'error')})")
+
+    def void(self, name: str, *args: Any) -> None:
+        self._functions[name](*args)
+
+
+def _handle(api: CApi, stack: contextlib.ExitStack, create: str, destroy: str | None, *args: Any) -> _P:
+    """`create(*args, &handle)`, destroyed with `destroy` when `stack` closes."""
+    handle = _P()
+    api.call(create, *args, ctypes.byref(handle))
+    if destroy is not None:
+        stack.callback(api.void, destroy, handle)
+    return handle
+
+
+def _options(api: CApi, stack: contextlib.ExitStack, threads: int) -> _P:
+    """CPU (XNNPACK, default flags, `threads`) with the profiler enabled. Each payload is a C
+    string from libc's strdup, which LiteRT frees with free, as its own options do."""
+    options = _handle(api, stack, "LiteRtCreateOptions", "LiteRtDestroyOptions")
+    api.call("LiteRtSetOptionsHardwareAccelerators", options, _HW_ACCELERATOR_CPU)
+    payloads = [_RUNTIME_OPTIONS, (_CPU_OPTIONS_ID, f"num_threads = {threads}\n".encode())]
+    for identifier, text in payloads:
+        payload = api.libc.strdup(text)
+        if not payload:
+            raise ProfilerUnavailable("strdup failed")
+        try:
+            opaque = _handle(api, stack, "LiteRtCreateOpaqueOptions", None, identifier, payload, api.free)
+        except ProfilerUnavailable:
+            api.libc.free(payload)
+            raise
+        api.call("LiteRtAddOpaqueOptions", options, opaque)  # the options now own `opaque`
+    return options
+
+
+def _buffers(api: CApi, stack: contextlib.ExitStack, handles: dict[str, _P], inputs: dict[str, np.ndarray],
+             ) -> tuple[list[_P], list[_P]]:
+    """Managed input buffers holding `inputs` (by signature name), and output buffers."""
+    env, signature, compiled = handles["environment"], handles["signature"], handles["compiled"]
+    made: dict[str, list[_P]] = {"input": [], "output": []}
+    for kind, buffers in made.items():
+        count = _SIZE()
+        api.call(f"LiteRtGetNumSignature{kind.title()}s", signature, ctypes.byref(count))
+        for index in range(count.value):
+            tensor = _handle(api, stack, f"LiteRtGetSignature{kind.title()}TensorByIndex", None, signature, index)
+            tensor_type = _RankedTensorType()
+            api.call("LiteRtGetRankedTensorType", tensor, ctypes.byref(tensor_type))
+            needs = _handle(api, stack, f"LiteRtGetCompiledModel{kind.title()}BufferRequirements", None,
+                            compiled, 0, index)
+            buffer = _handle(api, stack, "LiteRtCreateManagedTensorBufferFromRequirements",
+                             "LiteRtDestroyTensorBuffer", env, ctypes.byref(tensor_type), needs)
+            if kind == "input":
+                name = ctypes.c_char_p()
+                api.call("LiteRtGetSignatureInputName", signature, index, ctypes.byref(name))
+                _write(api, buffer, inputs, (name.value or b"").decode())
+            buffers.append(buffer)
+    return made["input"], made["output"]
+
+
+def _write(api: CApi, buffer: _P, inputs: dict[str, np.ndarray], name: str) -> None:
+    if name not in inputs:
+        raise ProfilerUnavailable(f"no input named {name!r} (given: {', '.join(inputs)})")
+    data = np.ascontiguousarray(inputs[name])
+    size = _SIZE()
+    api.call("LiteRtGetTensorBufferSize", buffer, ctypes.byref(size))
+    if data.nbytes > size.value:
+        raise ProfilerUnavailable(f"input {name!r} has {data.nbytes} bytes, its buffer {size.value}")
+    address = _P()
+    api.call("LiteRtLockTensorBuffer", buffer, ctypes.byref(address), _LOCK_WRITE)
+    try:
+        ctypes.memmove(address, data.ctypes.data, data.nbytes)
+    finally:
+        api.call("LiteRtUnlockTensorBuffer", buffer)
+
+
+def _events(api: CApi, profiler: _P) -> list[_Event]:
+    count = ctypes.c_int()
+    api.call("LiteRtGetNumProfilerEvents", profiler, ctypes.byref(count))
+    if count.value <= 0:
+        return []
+    events = (_Event * count.value)()
+    api.call("LiteRtGetProfilerEvents", profiler, count.value, events)
+    return list(events)
+
+
+def summarize(runs: list[list[tuple[str, int, int, int]]]) -> dict[str, list[dict[str, Any]]]:
+    """Per run, (tag, type, index, microseconds) events -> the XNNPACK operators (type 8) and
+    the graph nodes (type 2) of one run, each with its median time over the runs."""
+    found: dict[str, dict[tuple[int, str], list[int]]] = {"operators": {}, "nodes": {}}
+    kinds = {DELEGATE_PROFILED_OPERATOR_INVOKE_EVENT: "operators", OPERATOR_INVOKE_EVENT: "nodes"}
+    for events in runs:
+        for tag, kind, index, micros in events:
+            if kind in kinds:
+                found[kinds[kind]].setdefault((index, tag), []).append(micros)
+    return {kind: [{"name": tag, "index": index, "us": float(statistics.median(times))}
+                   for (index, tag), times in sorted(entries.items())]
+            for kind, entries in found.items()}
+
+
+def _profiled_runs(api: CApi, handles: dict[str, _P], inputs: list[_P], outputs: list[_P], runs: int,
+                   ) -> tuple[list[list[tuple[str, int, int, int]]], list[float]]:
+    """One warm-up run, then `runs` profiled ones: their events and wall times (seconds)."""
+    compiled, profiler = handles["compiled"], handles["profiler"]
+    in_array, out_array = (_P * len(inputs))(*inputs), (_P * len(outputs))(*outputs)
+
+    def run() -> None:
+        api.call("LiteRtRunCompiledModel", compiled, 0, len(inputs), in_array, len(outputs), out_array)
+
+    run()
+    seen: list[list[tuple[str, int, int, int]]] = []
+    walls: list[float] = []
+    for _ in range(runs):
+        api.call("LiteRtStartProfiler", profiler)
+        began = time.perf_counter()
+        run()
+        walls.append(time.perf_counter() - began)
+        api.call("LiteRtStopProfiler", profiler)
+        seen.append([((e.tag or b"").decode(errors="replace"), int(e.event_type), int(e.event_metadata1),
+                      int(e.elapsed_time_us)) for e in _events(api, profiler)])
+    return seen, walls
+
+
+def profile_model(model: bytes, inputs: dict[str, np.ndarray], *, threads: int = 1, runs: int = PROFILED_RUNS,
+                  api: CApi | None = None) -> dict[str, Any]:
+    """The XNNPACK operators (type 8 events) and graph nodes of `model` on LiteRT's default CPU
+    path, with per-operator microseconds; raises ProfilerUnavailable."""
+    problem = _version_problem()
+    if problem:
+        raise ProfilerUnavailable(problem)
+    api = api or CApi()
+    with contextlib.ExitStack() as stack:
+        handles: dict[str, _P] = {}
+        handles["environment"] = _handle(api, stack, "LiteRtCreateEnvironment", "LiteRtDestroyEnvironment", 0, None)
+        data = ctypes.create_string_buffer(model, len(model))
+        handles["model"] = _handle(api, stack, "LiteRtCreateModelFromBuffer", "LiteRtDestroyModel",
+                                   handles["environment"], data, len(model))
+        handles["signature"] = _handle(api, stack, "LiteRtGetModelSignature", None, handles["model"], 0)
+        options = _options(api, stack, threads)
+        handles["compiled"] = _handle(api, stack, "LiteRtCreateCompiledModel", "LiteRtDestroyCompiledModel",
+                                      handles["environment"], handles["model"], options)
+        handles["profiler"] = _handle(api, stack, "LiteRtCompiledModelGetProfiler", None, handles["compiled"])
+        if not handles["profiler"].value:
+            raise ProfilerUnavailable("the compiled model has no profiler (runtime option not honoured)")
+        inputs_made, outputs_made = _buffers(api, stack, handles, inputs)
+        seen, walls = _profiled_runs(api, handles, inputs_made, outputs_made, runs)
+    summary = summarize(seen)
+    if not summary["operators"] and not summary["nodes"]:
+        raise ProfilerUnavailable("the profiler recorded no operator events")
+    return {**summary, "runs": runs, "threads": threads, "run_seconds": statistics.median(walls),
+            "library": os.path.basename(api.path)}
+
+
+def cpu_has_sme2() -> bool | None:
+    """The CPU's SME2 as this process sees it (an interposed getauxval included): Linux
+    AT_HWCAP2 bit 37, macOS hw.optional.arm.FEAT_SME2; None where it cannot be read."""
+    machine = platform.machine().lower()
+    if machine not in ("aarch64", "arm64"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        if sys.platform == "darwin":
+            value, size = ctypes.c_int(0), ctypes.c_size_t(ctypes.sizeof(ctypes.c_int))
+            found = libc.sysctlbyname(b"hw.optional.arm.FEAT_SME2", ctypes.byref(value), ctypes.byref(size), None, 0)
+            return found == 0 and value.value == 1
+        libc.getauxval.argtypes, libc.getauxval.restype = [ctypes.c_ulong], ctypes.c_ulong
+        return bool(libc.getauxval(_AT_HWCAP2) >> _HWCAP2_SME2_BIT & 1)
+    except (OSError, AttributeError):
+        return None
+
+
+def profile(model: bytes, inputs: dict[str, np.ndarray], *, threads: int = 1,
+            api_factory: Callable[[], CApi] = CApi) -> dict[str, Any]:
+    """`profile_model` as evidence: its result with `available` True, or `available` False and
+    `reason` "unavailable: <why>"; plus the CPU's SME2. `seconds`: all of it, compile included."""
+    began = time.perf_counter()
+    facts: dict[str, Any] = {"cpu_sme2": cpu_has_sme2()}
+    try:
+        found = profile_model(model, inputs, threads=threads, api=api_factory())
+    except (ProfilerUnavailable, ImportError) as error:
+        return {**facts, "available": False, "reason": f"{UNAVAILABLE}{error}",
+                "seconds": time.perf_counter() - began}
+    return {**facts, "available": True, "reason": "", **found, "seconds": time.perf_counter() - began}
