@@ -7,6 +7,7 @@
   diff A B       what changed per cell between two recorded runs (report/rundiff.py)
   faults         fault injection and the false-positive sweep (faults/inject.py)
   bench          time every cell (Interpreter, CompiledModel), compare with a saved run, sweep sizes (bench/)
+  doctor         what this machine and a LiteRT build can prove about SME2 (run/doctor.py)
 """
 
 from __future__ import annotations
@@ -116,7 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--target", default="inprocess", choices=("inprocess", "host"))
     faults.add_argument("--out", type=Path, default=None, help="also write the report to this file")
     _add_bench(commands)
+    _add_doctor(commands)
     return parser
+
+
+def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    doctoring = commands.add_parser(
+        "doctor", help="what this machine and a LiteRT build can prove: CPU SME2, SME2 kernels, profiler API, "
+        "interposer, emulator, targets (docs/doctor.md)")
+    doctoring.add_argument("--library", type=Path, metavar="PATH", help="inspect another build: a .so or .dylib, "
+                           "or a directory or unpacked wheel holding it (default: the installed ai-edge-litert)")
+    doctoring.add_argument("--json", type=Path, metavar="PATH", help="also write the facts to this file")
+    doctoring.add_argument("--force", action="store_true", help="overwrite an existing --json file")
 
 
 def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -324,9 +336,16 @@ def _bench(args: argparse.Namespace) -> int:
     return 1 if failed or slower else 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from pytest_litert.run import doctor
+
+    print(doctor.run(args.library, args.json, force=args.force), end="")
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": _export, "matrix": _matrix, "coverage": _coverage, "emulator": _emulator, "diff": _diff,
-    "faults": _faults, "bench": _bench,
+    "faults": _faults, "bench": _bench, "doctor": _doctor,
 }
 
 if __name__ == "__main__":
