@@ -1,18 +1,9 @@
-"""`pytest-litert`: every command's arguments are parsed here; the work lives in the stages.
-
-  export DIR     the bundle: per cell the model, inputs, Keras outputs and weights (report/export.py)
-  matrix         convert, run and judge every cell; print the table
-  coverage       SME2 kernel coverage on the emulated CPU (report/coverage.py)
-  emulator       prepare the emulated SME2 target (run/qemu/emulator.py); run a command in it
-  diff A B       what changed per cell between two recorded runs (report/rundiff.py)
-  faults         fault injection and the false-positive sweep (faults/inject.py)
-  bench          time every cell (Interpreter, CompiledModel), compare with a saved run, sweep sizes (bench/)
-  doctor         what this machine and a LiteRT build can prove about SME2 (run/doctor.py)
-"""
+"""The `pytest-litert` command line: argument parsing only; each command's work lives in its stage."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import sys
@@ -47,6 +38,22 @@ from pytest_litert.session import TARGETS, Runner, Settings, TargetUnavailable
 BENCH_SHAPES = "seed"
 
 
+DESCRIPTION = """\
+Checks that LiteRT models converted from Keras are right and fast: every operator x quantization
+recipe of the KleidiAI SME2 table, judged against Keras within derived bounds, with the kernels
+that ran and their speed.
+
+common tasks:
+  pytest-litert matrix                              judge every cell on this machine, print the table
+  pytest-litert check MODEL.tflite MODEL.keras      judge your own converted model
+  pytest-litert export DIR                          models and a bundle for a phone or an Arm board
+  pytest-litert bench [--compare OLD.json]          time every cell; gate an upgrade on speed
+  pytest-litert doctor                              what this machine and LiteRT build can prove about SME2
+  pytest-litert report RUN.json --html OUT.html     the matrix as one HTML page
+  pytest-litert diff OLD.json NEW.json              what changed between two recorded runs
+"""
+
+
 class _Refused(Exception):
     """A command that cannot run as asked: printed as `pytest-litert <command>: error: ...`, exit 2."""
 
@@ -64,7 +71,7 @@ def _add_selection(parser: argparse.ArgumentParser, shapes_default: str = "ci") 
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pytest-litert", description=__doc__,
+    parser = argparse.ArgumentParser(prog="pytest-litert", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     exporting = commands.add_parser("export", help="write the bundle: per cell the model, its inputs, the Keras "
@@ -118,7 +125,27 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--out", type=Path, default=None, help="also write the report to this file")
     _add_bench(commands)
     _add_doctor(commands)
+    _add_check_and_report(commands)
     return parser
+
+
+def _add_check_and_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    checking = commands.add_parser(
+        "check", help="judge your own converted model against the Keras model it came from (exit 1 if it fails)",
+        description="Infers the operator and recipe from the two files, runs the matrix's checks and prints "
+                    "each one; exit 0 on pass or a known finding, 1 on a failure, 2 on unusable input.")
+    checking.add_argument("model", type=Path, help="the .tflite file")
+    checking.add_argument("reference", type=Path, help="the Keras model it was converted from (.keras)")
+    checking.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    checking.add_argument("--json", type=Path, metavar="PATH", help="also write the verdict to this file")
+    checking.add_argument("--force", action="store_true", help="overwrite an existing --json file")
+    reporting = commands.add_parser(
+        "report", help="one self-contained HTML page from recorded runs and bench runs (docs/report.md)",
+        description="RUN files: `pytest-litert matrix --json` or `--litert-report-json` output (two of them "
+                    "add the diff of the first against the last) and `pytest-litert bench --json` runs.")
+    reporting.add_argument("runs", type=Path, nargs="+", metavar="RUN")
+    reporting.add_argument("--html", type=Path, required=True, metavar="OUT", help="the page to write")
+    reporting.add_argument("--force", action="store_true", help="overwrite an existing OUT")
 
 
 def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -343,9 +370,39 @@ def _doctor(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_existing(path: Path | None, force: bool) -> None:
+    if path is not None and path.exists() and not force:
+        raise _Refused(f"{path} exists; pass --force to overwrite it")
+
+
+def _check(args: argparse.Namespace) -> int:
+    import pytest_litert
+
+    _refuse_existing(args.json, args.force)
+    for path in (args.model, args.reference):
+        if not path.exists():
+            raise _Refused(f"{path}: no such file")
+    verdict = pytest_litert.check(args.model, args.reference, seed=args.seed)
+    print(verdict.explain())
+    if args.json is not None:
+        record = {"model": str(args.model), "reference": str(args.reference), "cell": verdict.cell_id,
+                  "status": str(verdict.status), "reason": verdict.reason,
+                  "checks": [dataclasses.asdict(check) for check in verdict.checks]}
+        args.json.write_text(json.dumps(record, indent=1, default=float) + "\n", encoding="utf-8")
+    return 1 if verdict.status == Status.FAIL else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pytest_litert.report import html
+
+    _refuse_existing(args.html, args.force)
+    print(html.write_report(args.runs, args.html))
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": _export, "matrix": _matrix, "coverage": _coverage, "emulator": _emulator, "diff": _diff,
-    "faults": _faults, "bench": _bench, "doctor": _doctor,
+    "faults": _faults, "bench": _bench, "doctor": _doctor, "check": _check, "report": _report,
 }
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +57,8 @@ def render_table(summaries: Iterable[CellSummary], cells: Iterable[Cell]) -> str
     if judged:
         top = max(judged, key=lambda s: s.worst or 0.0)
         lines.append(
-            f"worst error as a fraction of its derived bound: {top.worst:.2f} ({top.cell_id}, {top.worst_check})"
+            f"worst error as a fraction of its derived bound: {fraction_text(top.worst or 0.0)} "
+            f"({top.cell_id}, {top.worst_check})"
         )
     lines.append(
         "units: st = output quantization steps, ulp = fp32 / ulp16 = fp16 units in the last place of "
@@ -64,6 +66,16 @@ def render_table(summaries: Iterable[CellSummary], cells: Iterable[Cell]) -> str
         "xfail = known finding (docs/findings.md)"
     )
     return "\n".join(lines)
+
+
+def fraction_text(value: float) -> str:
+    """A fraction of a limit, never rounded up to the limit: 0.996 reads 0.996, not 1.00."""
+    text = f"{value:.2f}"
+    if value < 1.0 <= float(text):
+        text = f"{math.floor(value * 1000) / 1000:.3f}"
+        if float(text) >= 1.0:
+            text = "0.999"  # closer than a thousandth, still under
+    return text
 
 
 def aligned(rows: Sequence[Sequence[str]], *, markdown: bool = False) -> list[str]:
