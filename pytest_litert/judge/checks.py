@@ -1,7 +1,8 @@
 """The named questions asked of a cell (`Check`) and the comparisons that answer them.
 
 Element-wise comparison against a bound, integer agreement of two quantized outputs, the
-SME2 kernel proof, the SME/NEON A/B, delegation, and the pairwise diagnosis of failures.
+SME2 kernel proof (two witnesses: the emulator's translation log and LiteRT's profiler), the
+SME/NEON A/B, delegation, and the pairwise diagnosis of failures.
 Nothing here runs a model: the outputs arrive from run/.
 """
 
@@ -13,7 +14,12 @@ from typing import Any
 import numpy as np
 
 from pytest_litert.judge.tolerance import Bound
+from pytest_litert.matrix import kernel_types
 from pytest_litert.matrix.cells import Cell, not_delegated_reason
+
+KERNEL_CHECK = "sme2 kernel"  # the translation log's witness (qemu-sme2)
+OPERATOR_CHECK = "sme2 operator"  # the profiler's witness (any target with SME2)
+NO_PACKED = "no packed KleidiAI operator ran"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,9 +108,56 @@ def kernel_check(facts: dict[str, Any]) -> Check:
     the run executed (QEMU translation log mapped to the library's symbols)."""
     found = list(facts.get("sme2_kernels") or [])
     if found:
-        return Check("sme2 kernel", True, "ran " + ", ".join(found[:4]) + (" ..." if len(found) > 4 else ""))
+        return Check(KERNEL_CHECK, True, "ran " + ", ".join(found[:4]) + (" ..." if len(found) > 4 else ""))
     ran = list(facts.get("kernels") or [])
-    return Check("sme2 kernel", False, "no SME2 kernel ran; kernels executed: " + (", ".join(ran[:6]) or "none"))
+    return Check(KERNEL_CHECK, False, "no SME2 kernel ran; kernels executed: " + (", ".join(ran[:6]) or "none"))
+
+
+def evidence(op_code: str, profile: dict[str, Any] | None) -> dict[str, Any]:
+    """The profiled run's facts in short: the XNNPACK operators (name, microseconds), the one
+    that computed the layer and its packed type; or `reason` "unavailable: ..."."""
+    if not profile or not profile.get("available"):
+        reason = (profile or {}).get("reason") or "unavailable: the target reported no profiled run"
+        return {"available": False, "reason": str(reason), "cpu_sme2": (profile or {}).get("cpu_sme2")}
+    operators = [{"name": str(op["name"]), "us": op.get("us")} for op in profile.get("operators", [])]
+    main = kernel_types.main_operator(op_code, [op["name"] for op in operators])
+    parsed = kernel_types.OperatorName.parse(main) if main is not None else None
+    return {"available": True, "operators": operators,
+            "builtin_nodes": [{"name": str(node["name"]), "us": node.get("us")} for node in profile.get("nodes", [])],
+            "main_operator": main, "operator_type": parsed.packed_type if parsed is not None else "",
+            "cpu_sme2": profile.get("cpu_sme2")}
+
+
+def evidence_text(found: dict[str, Any]) -> str:
+    """One line: the operators with their time, or why there are none."""
+    if not found.get("available"):
+        return str(found.get("reason"))
+    ran = [f"{op['name']} {op['us']:g} us" for op in found["operators"]]
+    ran += [f"builtin {node['name']} {node['us']:g} us" for node in found["builtin_nodes"]]
+    return "; ".join(ran) or "no operator events"
+
+
+def operator_check(cell: Cell, profile: dict[str, Any] | None, *, required: bool) -> Check:
+    """The profiler's witness on an SME2 CPU: the layer's XNNPACK operator has the packed
+    KleidiAI type matrix/kernel_types.py derives for the cell. Unavailable evidence fails only
+    under --litert-require-sme2-kernels."""
+    found = evidence(cell.op.op_code, profile)
+    if not found["available"]:
+        if required:
+            return Check(OPERATOR_CHECK, False, f"{found['reason']} (--litert-require-sme2-kernels needs evidence)")
+        return Check(OPERATOR_CHECK, True, f"not checked: {found['reason']}")
+    main, packed = found["main_operator"], found["operator_type"]
+    expected = kernel_types.EXPECTED.get((cell.op.name, cell.recipe.name))
+    if main is None:
+        return Check(OPERATOR_CHECK, False, f"{NO_PACKED}: XNNPACK did not run the layer (profiled: "
+                     f"{evidence_text(found)})")
+    if packed and (expected is None or packed == expected.packed_type):
+        note = "" if packed in kernel_types.SME_ONLY_TYPES else " (QP8 has NEON KleidiAI kernels too)"
+        return Check(OPERATOR_CHECK, True, f"ran {main}{note}")
+    if expected is not None and packed:
+        return Check(OPERATOR_CHECK, False, f"ran {main}, not the expected {expected.operator}")
+    why = expected.why or f"expected {expected.operator}" if expected is not None else "no packed type"
+    return Check(OPERATOR_CHECK, False, f"{NO_PACKED}: the layer ran {main} ({why})")
 
 
 def ab_check(sme2: np.ndarray, neon: np.ndarray) -> Check:

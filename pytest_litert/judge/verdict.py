@@ -13,26 +13,33 @@ import numpy as np
 
 from pytest_litert.judge import numpy_reference, tolerance
 from pytest_litert.judge.checks import (
+    KERNEL_CHECK,
+    NO_PACKED,
+    OPERATOR_CHECK,
     Check,
     ab_check,
     delegation_check,
     diagnose,
+    evidence,
+    evidence_text,
     integer_agreement_check,
     kernel_check,
     numeric_check,
+    operator_check,
 )
 from pytest_litert.judge.constants import constants_check
 from pytest_litert.judge.status import Status
 from pytest_litert.judge.structure import Mismatch, explain_mismatches, metadata_text, structural_mismatches
 from pytest_litert.matrix.cells import Cell, Finding
 from pytest_litert.matrix.recipes import FP16_ACCUMULATION, FP16_HINT
-
-__all__ = ["Status", "Verdict", "failed", "judge", "skipped", "unproduced"]
 from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.model.flatbuffer import ModelInspection
 from pytest_litert.model.layer import MainLayer, delegate_covers
 from pytest_litert.model.quantization import dequantize_output, input_tensors
-from pytest_litert.run.lanes import CellRun
+from pytest_litert.run.lanes import PROFILES, CellRun
+
+__all__ = ["EVIDENCE", "Status", "Verdict", "failed", "judge", "skipped", "unproduced"]
+EVIDENCE = "kernel_evidence"  # the facts key of the profiled runs in short (judge/checks.py evidence)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,7 +76,16 @@ class Verdict:
             lines.append(f"  [{'ok' if c.passed else 'FAIL'}] {c.name}: {c.message}")
             if c.metrics:
                 lines.append("        " + ", ".join(f"{k} {v:.3g}" for k, v in c.metrics.items()))
+        for key, found in self.kernel_evidence().items():
+            where = self.facts.get("target") if key == "profile" else "neon lane"
+            lines.append(f"  profiler ({where}): {evidence_text(found)}")
         return "\n".join(lines)
+
+    def kernel_evidence(self) -> dict[str, dict[str, Any]]:
+        """Per profiled target (facts "profile", "neon profile"): the XNNPACK operators that ran,
+        with their time and the layer's operator type (judge/checks.py evidence)."""
+        found: dict[str, dict[str, Any]] = self.facts.get(EVIDENCE, {})
+        return found
 
 
 def failed(cell: Cell, reason: str) -> Verdict:
@@ -82,10 +98,15 @@ def skipped(cell: Cell, reason: str) -> Verdict:
 
 
 def active_findings(cell: Cell, *, require_sme2_kernels: bool) -> tuple[Finding, ...]:
-    """The cell's findings that hold at its shape. Under `require_sme2_kernels` a missing SME2
-    kernel is a failure even where matrix/cells.py records it as a known finding."""
-    return tuple(f for f in cell.findings if f.applies(cell.shape)
-                 and not (require_sme2_kernels and f.attribute == "sme2 kernel"))
+    """The cell's findings that hold at its shape. A missing SME2 kernel is one fact with two
+    witnesses: each "sme2 kernel" finding also explains the profiler's "sme2 operator" failure.
+    Under `require_sme2_kernels` both are failures even where matrix/cells.py records them."""
+    found = tuple(f for f in cell.findings if f.applies(cell.shape))
+    found += tuple(dataclasses.replace(f, attribute=OPERATOR_CHECK, observed=NO_PACKED)
+                   for f in found if f.attribute == KERNEL_CHECK)
+    if require_sme2_kernels:
+        return tuple(f for f in found if f.attribute not in (KERNEL_CHECK, OPERATOR_CHECK))
+    return found
 
 
 def unproduced(cell: Cell, inspection: ModelInspection, layer: MainLayer | None) -> Verdict | None:
@@ -117,13 +138,14 @@ def judge(cell: Cell, artifact: CellArtifact, inspection: ModelInspection, layer
         return Verdict(cell.id, Status.FAIL, (structure, crash), crash.message)
     constants = constants_check(cell, inspection, layer, artifact.weights.kernel, artifact.weights.bias)
     checks = [structure, *([constants] if constants is not None else [])]
-    for check in _run_checks(cell, artifact, inspection, layer, run):
+    for check in _run_checks(cell, artifact, inspection, layer, run, require_sme2_kernels):
         finding = next((f for f in findings if _explains(f, check)), None)
         if finding is not None:
             explained.add(finding)
         checks.append(check if finding is None else dataclasses.replace(
             check, passed=True, message=f"known finding: {check.message}"))
-    facts = {"target": run.target, **run.facts, "output_digests": run.digests()}
+    facts = {"target": run.target, **run.facts, "output_digests": run.digests(),
+             EVIDENCE: {key: evidence(cell.op.op_code, run.facts[key]) for key in PROFILES if key in run.facts}}
     bad = [c for c in checks if not c.passed]
     if bad:
         reason = "; ".join(f"{c.name}: {c.message}" for c in bad)
@@ -150,7 +172,7 @@ def _structure_check(cell: Cell, found: list[Mismatch]) -> Check:
 
 
 def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection, layer: MainLayer | None,
-                run: CellRun) -> list[Check]:
+                run: CellRun, require_sme2_kernels: bool = False) -> list[Check]:
     """Per lane its worst draw against Keras (or its LiteRT error); the agreement checks."""
     per_lane: dict[str, list[Check]] = {lane: [] for lane in run.lanes}
     agreement: list[Check] = []
@@ -176,12 +198,23 @@ def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
         checks.append(_delegation(cell, layer, run.facts["xnnpack"]))
     if cell.sme2 and run.target.startswith("qemu-sme2") and "sme2_kernels" in run.facts.get("xnnpack", {}):
         checks.append(kernel_check(run.facts["xnnpack"]))
+    if cell.sme2 and _has_sme2(run):
+        checks.append(operator_check(cell, run.facts.get("profile"), required=require_sme2_kernels))
     checks += [_worst_of(lane_checks) for lane_checks in per_lane.values() if lane_checks]
     for name in ("numpy vs reference", "xnnpack~reference", "sme2~neon"):
         same = [c for c in agreement if c.name == name]
         if same:
             checks.append(_worst_of(same))
     return checks
+
+
+def _has_sme2(run: CellRun) -> bool:
+    """The target's CPU reports SME2: the profiled run's own reading, else the emulated CPU's."""
+    seen = run.facts.get("profile", {}).get("cpu_sme2")
+    if seen is not None:
+        return bool(seen)
+    hwcap2 = run.facts.get("xnnpack", {}).get("hwcap2")
+    return run.target.startswith("qemu-sme2") or (isinstance(hwcap2, int) and bool(hwcap2 >> 37 & 1))
 
 
 def _delegation(cell: Cell, layer: MainLayer | None, facts: dict[str, Any]) -> Check:

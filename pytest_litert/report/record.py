@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 SCALE_DIGITS = 4  # scales enter the digest rounded to 4 significant digits (relative precision 5e-4)
 NOT_JUDGED = "not judged"  # the status of an export manifest's records
-VOLATILE = ("checks", "facts")  # details a baseline does not keep
+VOLATILE = ("checks", "facts", "kernel_evidence")  # details a baseline does not keep (machine-dependent)
 UPDATE_HINT = "rerun with --litert-baseline-update to regenerate it"
 RUNTIME_VERSION = "min_runtime_version"
 # Older format -> function returning the record in the next format; empty until a format changes.
@@ -48,7 +48,8 @@ def record_of(cell: Cell, inspection: ModelInspection | None, layer: MainLayer |
               *, seed: int | None = None, details: bool = False) -> dict[str, Any]:
     """The cell's record. `inspection` None: conversion failed (the record keeps the error);
     `verdict` None: converted but not judged (the export manifest). `details` adds every
-    check and the run facts, which baselines leave out (VOLATILE)."""
+    check, the run facts and the kernel evidence (LiteRT's profiler: the XNNPACK operators
+    that ran), which baselines leave out (VOLATILE)."""
     shape = cell.shape.as_dict()
     facts = verdict.facts if verdict is not None else {}
     checks = verdict.checks if verdict is not None else ()
@@ -72,7 +73,10 @@ def record_of(cell: Cell, inspection: ModelInspection | None, layer: MainLayer |
     if details:
         record["checks"] = [{k: v for k, v in dataclasses.asdict(c).items() if v not in (None, "", {})}
                             for c in checks]
-        record["facts"] = json.loads(json.dumps(facts, default=str))
+        evidence = verdict.kernel_evidence() if verdict is not None else {}
+        record["facts"] = json.loads(json.dumps({k: v for k, v in facts.items() if k != "kernel_evidence"},
+                                                default=str))
+        record["kernel_evidence"] = json.loads(json.dumps(evidence, default=str))
     return record
 
 
