@@ -2,18 +2,24 @@
 
 Runs each cell once in XNNPACK mode on `qemu-sme2` (kernel capture on) and on `qemu-nosme`
 and tabulates the kernel families seen (kernels.classify), so a reader sees at a glance
-whether KleidiAI SME2 micro-kernels were taken and what replaces them without SME.
+whether KleidiAI SME2 micro-kernels were taken and what replaces them without SME. Next to
+them, the second witness: the XNNPACK operator LiteRT's profiler names for the layer (worker
+mode "profile"), e.g. `Fully Connected (NC, PF32) GEMM` with SME2 and `(NC, F32)` without.
 """
 
 from __future__ import annotations
 
+from pytest_litert.judge.checks import evidence, evidence_text
 from pytest_litert.judge.verdict import Verdict
+from pytest_litert.matrix.cells import Cell
+from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.run.qemu import emulator, kernels
 from pytest_litert.run.qemu.target import QemuTarget
 from pytest_litert.run.targets import TargetCrash, TargetError
 from pytest_litert.session import Runner, Settings, TargetUnavailable
 
-_COLUMNS = ("cell", "seed SME2", "kernels with SME2 (-cpu max)", "kernels without SME (sme=off)")
+_COLUMNS = ("cell", "seed SME2", "kernels with SME2 (-cpu max)", "kernels without SME (sme=off)",
+            "operator with SME2 (profiler)", "operator without SME (profiler)")
 
 
 _COMPUTE = ("matmul", "gemm", "conv")
@@ -33,7 +39,8 @@ def _kernel_list(names: list[str]) -> str:
 
 
 def rows(settings: Settings, *, all_cells: bool) -> list[tuple[str, ...]]:
-    """One row per cell: id, seed flag, SME2-lane kernels, NEON-lane kernels."""
+    """One row per cell: id, seed flag, SME2-lane kernels, NEON-lane kernels, then the layer's
+    XNNPACK operator on each lane as the profiler names it."""
     paths = emulator.find()
     if paths is None:
         raise TargetUnavailable(f"the emulated target is not set up: {emulator.SETUP_HINT}")
@@ -46,16 +53,10 @@ def rows(settings: Settings, *, all_cells: bool) -> list[tuple[str, ...]]:
                 continue
             artifact = runner.build(cell)
             if isinstance(artifact, Verdict):
-                table.append((cell.id, "yes" if cell.sme2 else "no", f"not built: {artifact.reason}", ""))
+                table.append((cell.id, "yes" if cell.sme2 else "no", f"not built: {artifact.reason}", "", "", ""))
                 continue
-            seen = []
-            for lane in lanes.values():
-                try:
-                    facts = lane.run(artifact.model, artifact.model_inputs[0], "xnnpack").facts
-                    seen.append(_kernel_list(list(facts.get("kernels") or [])))
-                except (TargetCrash, TargetError) as error:  # a crash is a coverage fact too
-                    seen.append(f"{type(error).__name__}: {str(error).splitlines()[0]}")
-            table.append((cell.id, "yes" if cell.sme2 else "no", *seen))
+            seen = [_seen(cell, artifact, lane) for lane in lanes.values()]
+            table.append((cell.id, "yes" if cell.sme2 else "no", *(k for k, _ in seen), *(o for _, o in seen)))
     finally:
         runner.close()
         for lane in lanes.values():
@@ -63,13 +64,32 @@ def rows(settings: Settings, *, all_cells: bool) -> list[tuple[str, ...]]:
     return table
 
 
+def _seen(cell: Cell, artifact: CellArtifact, lane: QemuTarget) -> tuple[str, str]:
+    """The compute kernels of an XNNPACK run and the profiled layer operator, on one lane."""
+    inputs = artifact.signature_inputs(artifact.model_inputs[0])
+    found: list[str] = []
+    for mode in ("xnnpack", "profile"):
+        try:
+            facts = lane.run(artifact.model, inputs, mode).facts
+        except (TargetCrash, TargetError) as error:  # a crash is a coverage fact too
+            found.append(f"{type(error).__name__}: {str(error).splitlines()[0]}")
+            continue
+        if mode == "xnnpack":
+            found.append(_kernel_list(list(facts.get("kernels") or [])))
+            continue
+        summary = evidence(cell.op.op_code, facts)
+        found.append(str(summary.get("main_operator") or evidence_text(summary)))
+    return found[0], found[1]
+
+
 def render(table: list[tuple[str, ...]], *, markdown: bool) -> str:
     """The table as markdown or as text, one cell per block."""
     if not markdown:
-        return "".join(f"{row[0]} (seed SME2: {row[1]})\n  SME2: {row[2]}\n  NEON: {row[3]}\n" for row in table)
+        return "".join(f"{row[0]} (seed SME2: {row[1]})\n  SME2: {row[2]}\n  NEON: {row[3]}\n"
+                       f"  profiler, SME2: {row[4]}\n  profiler, NEON: {row[5]}\n" for row in table)
     lines = ["| " + " | ".join(_COLUMNS) + " |", "|" + "---|" * len(_COLUMNS)]
-    lines += ["| " + " | ".join(f"`{c}`" if i in (2, 3) and c != "none" else c for i, c in enumerate(row)) + " |"
-              for row in table]
+    lines += ["| " + " | ".join(f"`{c}`" if i >= 2 and c not in ("none", "") else c for i, c in enumerate(row))
+              + " |" for row in table]
     return "\n".join(lines) + "\n"
 
 
