@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from importlib import metadata
+from pathlib import Path
 
 import pytest
+from library_files import EM_X86_64, LINUX_AARCH64, MACOS_ARM64, fake_elf, fake_macho, litert_wheel
 
 from pytest_litert.run.qemu import kernels
 from pytest_litert.run.qemu.kernels import Symbol, SymbolTable
@@ -120,3 +123,46 @@ def test_large_log_parses_fast() -> None:
     elapsed = time.perf_counter() - started
     assert FAKE_SYMBOLS[1].name in executed
     assert elapsed < 2.0, f"{len(log) / 1e6:.0f} MB log took {elapsed:.2f} s"
+
+
+def test_symbol_table_of_an_elf_file(tmp_path: Path) -> None:
+    path = fake_elf(tmp_path / "lib.so", ["main", "kai_run_x_sme2_mopa"], machine=EM_X86_64)
+    table = kernels.symbol_table(path)
+    assert table.lookup(0x1100 + 0x7F) == "kai_run_x_sme2_mopa"
+    assert table.lookup(0x1100 + 0x80) is None  # past its size
+
+
+def test_symbol_table_of_a_macho_file(tmp_path: Path) -> None:
+    """Mach-O symbols have no size: each reaches to the next; names keep their underscore."""
+    path = fake_macho(tmp_path / "lib.dylib", ["_kai_run_x_sme2_mopa", "_helper"], data=["_table"])
+    table = SymbolTable.from_library(path)
+    assert len(table) == 2
+    assert table.lookup(0x1000 + 0xFF) == "_kai_run_x_sme2_mopa"
+    assert table.lookup(0x1100) == "_helper"
+
+
+def test_not_a_library(tmp_path: Path) -> None:
+    path = tmp_path / "lib.so"
+    path.write_bytes(b"#!/bin/sh\n")
+    with pytest.raises(kernels.SymbolTableError, match="neither ELF nor Mach-O"):
+        kernels.read_function_symbols(path)
+
+
+@pytest.mark.parametrize(("platforms", "name", "count"), [
+    (LINUX_AARCH64, "libpywrap_litert_common.so", 51),
+    (MACOS_ARM64, "libpywrap_litert_common.dylib", 88),
+])
+def test_real_wheel_symbol_tables(platforms: tuple[str, ...], name: str, count: int) -> None:
+    """The aarch64 and macOS arm64 wheels (2.3.0: 51 and 88 kai_*sme2* functions): every kernel
+    found by address, and the table read fast enough for a pytest header."""
+    path = litert_wheel(platforms) / "ai_edge_litert" / name
+    started = time.perf_counter()
+    symbols = kernels.read_function_symbols(path)
+    elapsed = time.perf_counter() - started
+    table = SymbolTable.from_symbols(symbols)
+    sme2 = [s for s in symbols if s.name.lstrip("_").startswith("kai_") and "sme2" in s.name]
+    assert sme2, f"no kai_*sme2* function in {path}"
+    if metadata.version("ai-edge-litert") == "2.3.0":
+        assert len(sme2) == count
+    assert all(table.lookup(s.value) is not None for s in sme2)
+    assert elapsed < 5.0, f"{len(symbols)} symbols took {elapsed:.2f} s"

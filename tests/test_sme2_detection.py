@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import struct
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+from library_files import MACOS_ARM64, fake_elf, fake_macho, litert_wheel
 
 from pytest_litert.run import sme2
 
@@ -28,28 +30,6 @@ def fake_probe(
         cpuinfo=lambda: cpuinfo,
         sysctl=lambda name: sysctl if name == sme2.MACOS_SYSCTL else None,
     )
-
-
-def fake_elf(path: Path, names: list[str]) -> Path:
-    """A minimal 64-bit little-endian ELF holding only a .symtab of FUNC symbols."""
-    strtab = b"\0" + b"".join(name.encode() + b"\0" for name in names)
-    symbols = [struct.pack("<IBBHQQ", 0, 0, 0, 0, 0, 0)]
-    offset = 1
-    for index, name in enumerate(names):
-        symbols.append(struct.pack("<IBBHQQ", offset, 0x12, 0, 1, 0x1000 + 0x100 * index, 0x80))
-        offset += len(name) + 1
-    symtab = b"".join(symbols)
-    header_size, section_size = 64, 64
-    symtab_at = header_size
-    strtab_at = symtab_at + len(symtab)
-    sections_at = strtab_at + len(strtab)
-    header = b"\x7fELF\x02\x01\x01" + b"\0" * 9
-    header += struct.pack("<HHIQQQIHHHHHH", 3, 183, 1, 0, 0, sections_at, 0, 64, 0, 0, section_size, 3, 0)
-    null = b"\0" * section_size
-    sym = struct.pack("<IIQQQQIIQQ", 0, 2, 0, 0, symtab_at, len(symtab), 2, 1, 8, 24)
-    strs = struct.pack("<IIQQQQIIQQ", 0, 3, 0, 0, strtab_at, len(strtab), 0, 0, 1, 0)
-    path.write_bytes(header + symtab + strtab + null + sym + strs)
-    return path
 
 
 @pytest.mark.parametrize(
@@ -100,6 +80,44 @@ def test_library_symbol_table(tmp_path: Path) -> None:
     without = fake_elf(tmp_path / "without.so", ["main", "xnn_f32_gemm_ukernel__neon"])
     assert sme2.library_has_sme2_kernels(with_kernels)
     assert not sme2.library_has_sme2_kernels(without)
+
+
+@pytest.mark.parametrize("name", ["_kai_run_matmul_clamp_f32_f32p2vlx1_f32p2vlx1biasf32_sme2_mopa",
+                                  "kai_run_matmul_clamp_f32_f32p2vlx1_f32p2vlx1biasf32_sme2_mopa"])
+def test_macho_underscore_is_accepted(name: str) -> None:
+    assert sme2.symbols_have_sme2_kernels([name])
+    assert sme2.sme2_kernel_names(["_xnn_pack_kai_f32_weights_and_biases_sme2", name, "__kai_x_sme2"]) == [name]
+
+
+def _no_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any subprocess (nm, otool, ...) fails the test: symbols are read in Python."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"a process was started: {args[0] if args else kwargs}")
+
+    monkeypatch.setattr(subprocess, "run", refuse)
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+
+
+def test_macho_library_without_nm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _no_processes(monkeypatch)
+    with_kernels = fake_macho(tmp_path / "with.dylib", ["_kai_run_matmul_x_sme2_mopa", "_helper"])
+    data_only = fake_macho(tmp_path / "data.dylib", ["_helper"], data=["_kai_table_sme2"])
+    assert sme2.library_has_sme2_kernels(with_kernels)
+    assert not sme2.library_has_sme2_kernels(data_only)  # a data symbol is not a kernel
+
+
+def test_unreadable_library_has_no_kernels(tmp_path: Path) -> None:
+    text = tmp_path / "notes.so"
+    text.write_text("kai_run_x_sme2\n")
+    assert not sme2.library_has_sme2_kernels(text)
+
+
+def test_macos_wheel_dylib_without_nm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real macOS arm64 wheel (downloaded, not installed): its local _kai_*sme2* functions."""
+    dylib = litert_wheel(MACOS_ARM64) / "ai_edge_litert" / "libpywrap_litert_common.dylib"
+    _no_processes(monkeypatch)
+    assert sme2.library_has_sme2_kernels(dylib)
 
 
 def test_available_needs_both_halves(tmp_path: Path) -> None:
