@@ -47,3 +47,11 @@ def test_the_table_and_the_report_survive_xdist(matrix_test: pytest.Pytester, sh
     result.stdout.fnmatch_lines(["op \\ recipe*fp32*static_int8", "fully_connected*pass * ulp*pass * st"])
     assert sorted(c["cell"] for c in json.loads(report.read_text())["cells"]) == [
         "fully_connected-fp32", "fully_connected-static_int8"]
+
+
+@pytest.mark.parametrize(("value", "text"), [(0.996, "0.996"), (0.99951, "0.999"), (0.5, "0.50"), (1.0, "1.00"),
+                                             (1.2, "1.20"), (0.994, "0.99")])
+def test_a_fraction_is_never_rounded_up_to_its_limit(value: float, text: str) -> None:
+    from pytest_litert.report.table import fraction_text
+
+    assert fraction_text(value) == text

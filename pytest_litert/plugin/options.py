@@ -22,6 +22,7 @@ _OPTIONS = (
     ("seed", "seed for weights, calibration and inputs (default: 0)"),
     ("cache-dir", "directory of converted models; 'none' disables it (default: ~/.cache/pytest-litert/cells)"),
     ("target", f"where LiteRT runs: {', '.join(TARGETS)} (default: host, a crash-isolated worker; "
+               "host-nosme: the same Linux aarch64 machine with SME hidden from LiteRT, built with its C compiler; "
                "qemu-* need `pytest-litert emulator setup`)"),
     ("svl", "qemu-sme2 only: comma list of SME streaming vector lengths in bytes to sweep (16,32,64,128,256)"),
     ("bundle", "judge the cells (and stored property examples) of a bundle made by `pytest-litert export DIR`, "
@@ -48,6 +49,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                   "bound, before a baseline comparison fails (default 0.1)", default="0.1")
     group.addoption("--litert-report-json", dest="litert_report_json", default=None, metavar="PATH",
                     help="write one JSON record per cell (verdict, errors, bounds, kernel facts, toolchain)")
+    group.addoption("--litert-html", dest="litert_html", default=None, metavar="PATH",
+                    help="write the run as one self-contained HTML page (the matrix grid; a cell's checks on click)")
     group.addoption("--litert-model", dest="litert_model", action="append", default=[], metavar="PATH",
                     help="a .tflite of your own to judge (repeatable); needs --litert-reference")
     group.addoption("--litert-reference", dest="litert_reference", action="append", default=[],
@@ -83,6 +86,7 @@ def given(config: pytest.Config) -> bool:
     names = [name.replace("-", "_") for name, _ in (*_OPTIONS, *_FLAGS)]
     return (any(_option(config, f"litert_{name}") for name in names)
             or bool(config.getoption("litert_model")) or bool(config.getoption("litert_report_json"))
+            or bool(config.getoption("litert_html"))
             or bool(config.getoption("litert_baseline") or config.getini("litert_baseline")))
 
 
@@ -99,8 +103,9 @@ def recording_options(config: pytest.Config, settings: Settings) -> RecordingOpt
         from pytest_litert.model.bundle import open_bundle
 
         bundle = {"path": str(settings.bundle), "toolchain": open_bundle(settings.bundle).toolchain}
+    page = config.getoption("litert_html")
     return RecordingOptions(Path(str(directory)) if directory else None, update, tolerance,
-                            Path(report) if report else None, settings.seed, bundle)
+                            Path(report) if report else None, settings.seed, bundle, Path(page) if page else None)
 
 
 def artifacts_dir(config: pytest.Config) -> Path:

@@ -36,6 +36,7 @@ class RecordingOptions:
     report_json: Path | None
     seed: int
     bundle: dict[str, Any] | None = None  # {"path", "toolchain"} of a judged bundle
+    html: Path | None = None  # --litert-html: the run as one HTML page
 
 
 class RunRecorder:
@@ -86,11 +87,19 @@ class RunRecorder:
                 self.records[f"{record['cell']} {json.dumps(record['shape'], sort_keys=True)}"] = record
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.options.report_json is None or hasattr(session.config, "workerinput"):
-            return  # under xdist only the controller writes the report
+        wanted = self.options.report_json is not None or self.options.html is not None
+        if not wanted or hasattr(session.config, "workerinput"):
+            return  # under xdist only the controller writes the reports
         document = run_document(list(self.records.values()), self.options.seed, bundle=self.options.bundle)
-        self.options.report_json.parent.mkdir(parents=True, exist_ok=True)
-        self.options.report_json.write_text(json.dumps(document, indent=1, sort_keys=True, default=str) + "\n")
+        if self.options.report_json is not None:
+            self.options.report_json.parent.mkdir(parents=True, exist_ok=True)
+            self.options.report_json.write_text(json.dumps(document, indent=1, sort_keys=True, default=str) + "\n")
+        if self.options.html is not None:
+            from pytest_litert.report import html
+
+            self.options.html.parent.mkdir(parents=True, exist_ok=True)
+            plain = json.loads(json.dumps(document, default=str))
+            self.options.html.write_text(html.render([("pytest session", plain)]), encoding="utf-8")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         directory = self.options.baseline_dir

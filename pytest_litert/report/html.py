@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import html
 import json
+import math
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -79,7 +80,19 @@ def render(runs: Sequence[tuple[str, dict[str, Any]]], benches: Sequence[dict[st
     page = template.replace("{{title}}", html.escape(f"pytest-litert report: {name or 'bench'}"))
     page = page.replace("{{body}}", "\n".join(parts))
     # "</" is escaped so no cell text can close the script element early.
-    return page.replace("{{data}}", json.dumps(details, sort_keys=True).replace("</", "<\\/"))
+    data = json.dumps(_json_safe(details), sort_keys=True, allow_nan=False)
+    return page.replace("{{data}}", data.replace("</", "<\\/"))
+
+
+def _json_safe(value: Any) -> Any:
+    """Infinity and NaN (an exact match has an infinite SNR) as text: JSON.parse rejects them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
 
 
 def _header(name: str, run: dict[str, Any]) -> str:
