@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -145,6 +146,15 @@ def test_not_a_library(tmp_path: Path) -> None:
     path = tmp_path / "lib.so"
     path.write_bytes(b"#!/bin/sh\n")
     with pytest.raises(kernels.SymbolTableError, match="neither ELF nor Mach-O"):
+        kernels.read_function_symbols(path)
+
+
+@pytest.mark.parametrize("make", [fake_elf, fake_macho])
+def test_damaged_library(tmp_path: Path, make: Callable[[Path, list[str]], Path]) -> None:
+    """A truncated file is an error the callers handle, not a crash from inside the readers."""
+    path = make(tmp_path / "lib", ["kai_run_x_sme2_mopa"])
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(kernels.SymbolTableError):
         kernels.read_function_symbols(path)
 
 

@@ -106,10 +106,7 @@ def exported_names(path: Path) -> frozenset[str]:
         return frozenset(name for name, _, _, info_, other, shndx in _elf_symbols(path, "SHT_DYNSYM")
                          if info_ >> 4 in (_STB_GLOBAL, _STB_WEAK) and other & 3 == _STV_DEFAULT and shndx != 0)
     if kind == MACHO:
-        from macholib.SymbolTable import SymbolTable
-
-        header = _macho_header(path)
-        table = SymbolTable(header.parent, header)
+        _, table = _macho_symbols(path)
         return frozenset(_name(raw).removeprefix("_") for _, raw in getattr(table, "extdefsyms", []))
     raise LibraryFormatError(f"{path}: neither ELF nor Mach-O")
 
@@ -119,16 +116,16 @@ def exported_names(path: Path) -> frozenset[str]:
 
 @contextlib.contextmanager
 def _elf(path: Path) -> Iterator[Any]:
-    """An ELFFile over the open file (pyelftools reads lazily from it)."""
+    """An ELFFile over the open file; pyelftools reads lazily, so a damaged table can fail
+    while it is read: every pyelftools error becomes a LibraryFormatError."""
     from elftools.common.exceptions import ELFError
     from elftools.elf.elffile import ELFFile
 
     with path.open("rb") as handle:
         try:
-            elf = ELFFile(handle)
+            yield ELFFile(handle)
         except (ELFError, ValueError, struct.error) as error:
             raise LibraryFormatError(f"{path}: {error}") from error
-        yield elf
 
 
 def _elf_symbols(path: Path, section_type: str) -> Iterator[tuple[str, int, int, int, int, int]]:
@@ -180,15 +177,24 @@ def _macho_functions(path: Path) -> list[Symbol]:
         S_ATTR_PURE_INSTRUCTIONS,
         S_ATTR_SOME_INSTRUCTIONS,
     )
-    from macholib.SymbolTable import SymbolTable
 
-    header = _macho_header(path)
+    header, table = _macho_symbols(path)
     sections = [section for _, _, data in header.commands if isinstance(data, list) for section in data]
     code = {index + 1 for index, section in enumerate(sections)
             if getattr(section, "flags", 0) & (S_ATTR_PURE_INSTRUCTIONS | S_ATTR_SOME_INSTRUCTIONS)}
-    table = SymbolTable(header.parent, header)
     return [Symbol(_name(raw), int(entry.n_value), 0) for entry, raw in getattr(table, "nlists", [])
             if not entry.n_type & N_STAB and entry.n_type & N_TYPE == N_SECT and entry.n_sect in code]
+
+
+def _macho_symbols(path: Path) -> tuple[Any, Any]:
+    """The header and macholib's SymbolTable (nlists; locals, exports, imports from LC_DYSYMTAB)."""
+    from macholib.SymbolTable import SymbolTable
+
+    header = _macho_header(path)
+    try:
+        return header, SymbolTable(header.parent, header)
+    except (ValueError, IndexError, OSError, struct.error) as error:
+        raise LibraryFormatError(f"{path}: unreadable Mach-O symbol table ({error})") from error
 
 
 def _name(raw: bytes | str) -> str:
