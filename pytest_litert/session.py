@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 from collections.abc import Callable, Mapping
@@ -10,11 +11,12 @@ from pytest_litert.convert.artifact import build_artifact
 from pytest_litert.convert.cache import ConversionCache
 from pytest_litert.convert.converter import ConversionError, MissingDependencyError
 from pytest_litert.judge import verdict as judging
+from pytest_litert.judge.checks import Check
 from pytest_litert.judge.verdict import Verdict, failed, skipped
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.model.bundle import BundleError, open_bundle
-from pytest_litert.run import sme2
+from pytest_litert.run import nosme, sme2
 from pytest_litert.run.lanes import run_cell
 from pytest_litert.run.qemu import emulator
 from pytest_litert.run.qemu.target import QemuTarget
@@ -35,6 +37,7 @@ class Runner:
         self.cache = ConversionCache(settings.cache_dir)
         self.target_factories = dict(target_factories or {})
         self._targets: dict[tuple[str, int | None], Target] = {}
+        self.comparison_missing = ""  # why an SME2 host runs without its NEON lane (no compiler, say)
 
     def target(self, svl: int | None = None, name: str | None = None) -> Target:
         """The target for this run (one per SVL), or another by name (the NEON A/B lane)."""
@@ -45,14 +48,27 @@ class Runner:
         return self._targets[key]
 
     def comparison_target(self) -> Target | None:
-        """On the emulated SME2 target, the same CPU with SME off, for an A/B comparison."""
-        if self.settings.target != "qemu-sme2":
+        """The A/B lane's target, the same machine with SME2 the other way: qemu-nosme beside
+        qemu-sme2, host-nosme beside an SME2 Linux host, the plain host beside host-nosme."""
+        name = {"qemu-sme2": "qemu-nosme", nosme.HOST_NOSME: "host"}.get(self.settings.target)
+        if name is not None:
+            return self.target(None, name)
+        if self.settings.target != "host" or self.comparison_missing or not self._can_hide_sme2():
             return None
-        return self.target(None, "qemu-nosme")
+        try:
+            return self.target(None, nosme.HOST_NOSME)
+        except TargetUnavailable as error:
+            self.comparison_missing = str(error)
+            return None
+
+    def _can_hide_sme2(self) -> bool:
+        return nosme.unsupported_reason() is None and self.sme2_status.available
 
     @functools.cached_property
     def sme2_status(self) -> sme2.Sme2Status:
         """SME2 on the selected target (probing the emulated guest costs ~1 s, once)."""
+        if self.settings.target == nosme.HOST_NOSME:
+            return nosme.nosme_status(sme2.host_status())
         if not self.settings.emulated:
             return sme2.host_status()
         paths = emulator.find()
@@ -90,8 +106,12 @@ class Runner:
             return failed(cell, f"conversion failed: {error}")
 
     def evaluate(self, cell: Cell, artifact: CellArtifact, svl: int | None = None) -> Verdict:
-        return evaluate_cell(cell, artifact, self.target(svl), self.comparison_target(),
-                             require_sme2_kernels=self.settings.require_sme2_kernels)
+        verdict = evaluate_cell(cell, artifact, self.target(svl), self.comparison_target(),
+                                require_sme2_kernels=self.settings.require_sme2_kernels)
+        if not self.comparison_missing or verdict.status in (judging.Status.SKIPPED, judging.Status.NOT_PRODUCED):
+            return verdict
+        note = Check("sme2~neon", True, f"not compared: this SME2 host has no NEON lane ({self.comparison_missing})")
+        return dataclasses.replace(verdict, checks=(*verdict.checks, note))
 
     def evaluate_cell(self, cell: Cell, svl: int | None = None) -> Verdict:
         """Build and judge; a conversion error becomes a failed verdict, not an exception."""
@@ -134,6 +154,11 @@ def make_target(name: str, svl: int | None = None) -> Target:
         return InProcessTarget()
     if name == "host":
         return host_target()
+    if name == nosme.HOST_NOSME:
+        try:
+            return nosme.host_nosme_target()
+        except nosme.NosmeUnavailable as error:
+            raise TargetUnavailable(f"--litert-target={name}: {error}") from error
     paths = emulator.find()
     if paths is None:
         raise TargetUnavailable(f"--litert-target={name}: the emulated target is not set up: {emulator.SETUP_HINT}")

@@ -16,7 +16,7 @@ from pytest_litert.matrix.shapes import DEFAULT_SET
 from pytest_litert.model.bundle import BundleError, open_bundle
 from pytest_litert.run.qemu.emulator import SVL_BYTES
 
-TARGETS = ("host", "inprocess", "qemu-sme2", "qemu-nosme")
+TARGETS = ("host", "host-nosme", "inprocess", "qemu-sme2", "qemu-nosme")
 
 
 def default_cache_dir() -> Path:

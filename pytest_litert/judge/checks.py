@@ -147,7 +147,7 @@ def operator_check(cell: Cell, profile: dict[str, Any] | None, *, required: bool
             return Check(OPERATOR_CHECK, False, f"{found['reason']} (--litert-require-sme2-kernels needs evidence)")
         return Check(OPERATOR_CHECK, True, f"not checked: {found['reason']}")
     main, packed = found["main_operator"], found["operator_type"]
-    expected = kernel_types.EXPECTED.get((cell.op.name, cell.recipe.name))
+    expected = kernel_types.expected_for(cell.op.op_code, cell.recipe.name, cell.shape)
     if main is None:
         return Check(OPERATOR_CHECK, False, f"{NO_PACKED}: XNNPACK did not run the layer (profiled: "
                      f"{evidence_text(found)})")
@@ -160,17 +160,22 @@ def operator_check(cell: Cell, profile: dict[str, Any] | None, *, required: bool
     return Check(OPERATOR_CHECK, False, f"{NO_PACKED}: the layer ran {main} ({why})")
 
 
-def ab_check(sme2: np.ndarray, neon: np.ndarray) -> Check:
-    """The same model on the same emulated CPU with SME on and off. Informational: each lane
-    is judged against Keras on its own; this says how far apart they are."""
+def ab_check(sme2: np.ndarray, neon: np.ndarray, *, against_keras: tuple[Check, Check] | None = None) -> Check:
+    """The same model on the same CPU with SME2 on and off. Informational: each lane is judged
+    against Keras on its own; this says how far apart they are and, where they differ (fp16
+    accumulates differently), each lane's error against Keras as a fraction of the same bound,
+    side by side: how a kernel accumulates is part of what SME2 changes."""
     if sme2.shape != neon.shape:
         return Check("sme2~neon", False, f"output shapes differ: {sme2.shape} vs {neon.shape}")
     if np.array_equal(sme2, neon):
         return Check("sme2~neon", True, "bitwise equal", None, 0.0, "step" if sme2.dtype.kind == "i" else "abs")
     diff = np.abs(sme2.astype(np.float64) - neon.astype(np.float64))
     unit = "step" if sme2.dtype.kind == "i" else "abs"
-    return Check("sme2~neon", True, f"differ by up to {float(diff.max()):.3g} ({unit}) on "
-                 f"{int((diff > 0).sum())} of {diff.size} elements", None, float(diff.max()), unit)
+    message = f"differ by up to {float(diff.max()):.3g} ({unit}) on {int((diff > 0).sum())} of {diff.size} elements"
+    if against_keras is not None and all(c.worst is not None for c in against_keras):
+        on, off = (c.worst or 0.0 for c in against_keras)
+        message += f"; against Keras, as a fraction of the same bound: sme2 {on:.3g}, neon {off:.3g}"
+    return Check("sme2~neon", True, message, None, float(diff.max()), unit)
 
 
 def diagnose(failed: set[str]) -> str:
@@ -184,7 +189,7 @@ def diagnose(failed: set[str]) -> str:
     if "reference vs keras" in failed:
         return ("LiteRT computes the .tflite as NumPy does, but the file's numbers no longer match the Keras "
                 "model: a converter or quantization change")
-    optimized = {"xnnpack vs keras", "xnnpack~reference", "fp16 vs keras", "neon vs keras"} & failed
+    optimized = {"xnnpack vs keras", "xnnpack~reference", "fp16 vs keras", "neon vs keras", "sme2 vs keras"} & failed
     if optimized:
         return (f"the reference kernels match Keras but {', '.join(sorted(optimized))} does not: a bug in the "
                 "optimized path (XNNPACK / KleidiAI) on this file")

@@ -1,27 +1,30 @@
 """Run a converted cell on its targets: every lane on every input draw, outputs and run facts.
 
 A lane is (name, target, mode): XNNPACK and the reference kernels on the selected target,
-real fp16 arithmetic (CompiledModel FORCE_FP16) for fp16 cells, and on the emulated SME2 CPU
-the same CPU with SME off (the NEON A/B lane). A LiteRT error in one lane ends that lane
-only; a crash of the target ends the run. Once per cell (first input draw), each target also
-runs the model under LiteRT's profiler (worker mode "profile"): its facts, under "profile"
-(and "neon profile"), name the XNNPACK operators that ran. Nothing here judges: judge/ takes
-the result.
+real fp16 arithmetic (CompiledModel FORCE_FP16) for fp16 cells, and on an SME2 target the
+same CPU with SME off (the NEON A/B lane; beside host-nosme, whose lanes are NEON, the A/B
+lane "sme2" is the plain host). A LiteRT error in one lane ends that lane only; a crash of
+the target ends the run. Once per cell (first input draw), each target also runs the model
+under LiteRT's profiler (worker mode "profile"): its facts, under "profile" (and "neon
+profile"), name the XNNPACK operators that ran. Nothing here judges: judge/ takes the result.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import time
 from typing import Any
 
 import numpy as np
 
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.artifact import CellArtifact
+from pytest_litert.run.nosme.target import HOST_NOSME
 from pytest_litert.run.targets import Target, TargetCrash, TargetError
 
-PROFILES = {"profile": "xnnpack", "neon profile": "neon"}  # facts key -> the lane whose target it profiles
+# facts key -> the lane whose target it profiles ("sme2": the A/B lane beside a target that hides SME2)
+PROFILES = {"profile": "xnnpack", "neon profile": "neon", "sme2 profile": "sme2"}
 UNAVAILABLE = "unavailable: "
 
 
@@ -62,8 +65,8 @@ def lanes_of(cell: Cell, target: Target, comparison: Target | None) -> list[Lane
     lanes = [Lane(mode, target, mode) for mode in ("xnnpack", "reference")]
     if cell.recipe.name == "fp16":
         lanes.append(Lane("fp16", target, "fp16"))
-    if comparison is not None:
-        lanes.append(Lane("neon", comparison, "xnnpack"))
+    if comparison is not None:  # the A/B lane, named for what it runs: SME2 beside host-nosme, else NEON
+        lanes.append(Lane("sme2" if target.name == HOST_NOSME else "neon", comparison, "xnnpack"))
     return lanes
 
 
@@ -104,8 +107,10 @@ def profiles(lanes: list[Lane], model: bytes, inputs: dict[str, np.ndarray]) -> 
         lane = by_name.get(lane_name)
         if lane is None:
             continue
+        began = time.perf_counter()
         try:
-            found[key] = lane.target.run(model, inputs, "profile").facts
+            found[key] = {**lane.target.run(model, inputs, "profile").facts,
+                          "request_seconds": time.perf_counter() - began}  # the profiling's cost to this run
         except TargetCrash as error:  # the target restarts its worker for the next run
             found[key] = {"available": False, "reason": f"{UNAVAILABLE}the profiled run crashed the worker: "
                           f"{_first_line(error)}"}

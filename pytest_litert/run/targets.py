@@ -195,9 +195,19 @@ def _safe_read(stream: IO[bytes]) -> tuple[dict[str, Any], list[bytes]] | str:
 WORKER_PREFIX_ENV = "PYTEST_LITERT_WORKER_PREFIX"
 
 
+def worker_prefix() -> list[str]:
+    """How this machine starts one of its own programs: nothing, or inside the emulated guest
+    (`pytest-litert emulator run`) the same QEMU, a JSON list in $PYTEST_LITERT_WORKER_PREFIX
+    (run/qemu/guest_shell.py says why)."""
+    prefix: list[str] = json.loads(os.environ.get(WORKER_PREFIX_ENV) or "[]")
+    return prefix
+
+
+def host_worker_command() -> list[str]:
+    """worker.py in a child process of this same Python."""
+    return [*worker_prefix(), sys.executable, str(Path(worker.__file__))]
+
+
 def host_target() -> WorkerTarget:
-    """This machine, LiteRT in a child process of the same Python. Inside the emulated guest
-    (`pytest-litert emulator run`) the child is started through the same QEMU: a JSON list in
-    $PYTEST_LITERT_WORKER_PREFIX (run/qemu/guest_shell.py says why)."""
-    prefix = json.loads(os.environ.get(WORKER_PREFIX_ENV) or "[]")
-    return WorkerTarget("host", [*prefix, sys.executable, str(Path(worker.__file__))])
+    """This machine, LiteRT in a child process of the same Python."""
+    return WorkerTarget("host", host_worker_command())

@@ -58,6 +58,7 @@ def run(command: list[str], *, cpu: str = "max", cache_dir: Path | None = None) 
         "PYTHONDONTWRITEBYTECODE": "1",
         "TF_CPP_MIN_LOG_LEVEL": "1",
         WORKER_PREFIX_ENV: json.dumps(prefix),
+        **({"CC": str(paths.compiler)} if paths.compiler.is_file() else {}),  # the guest's gcc (compiler.py)
         **{k: v for k, v in os.environ.items() if k in ("CI", "XDG_CACHE_HOME", "TERM", "COLUMNS")},
     }
     return subprocess.run(argv, env=env, check=False).returncode

@@ -90,7 +90,10 @@ class QemuTarget(WorkerTarget):
         capture_kernels: bool = True,
         timeout: float = 300.0,
         max_log_bytes: int = _MAX_LOG_BYTES,
+        preload: Path | None = None,
     ) -> None:
+        """`preload`: an aarch64 library the guest's ld.so preloads into the worker (run/nosme's
+        interposer: qemu-sme2 with SME hidden from getauxval, to check host-nosme's mechanism)."""
         self.paths = paths
         self.cpu = cpu_model(sme=sme, svl=svl)
         self.sme = sme
@@ -100,7 +103,8 @@ class QemuTarget(WorkerTarget):
         self.log = self._log_dir / "qemu.log" if capture_kernels else None
         self._pid: int | None = None
         command = worker_command(paths, self.cpu, self.log)
-        super().__init__(target_name(sme=sme, svl=svl), command, timeout=timeout, env=guest_environment(paths))
+        env = guest_environment(paths) | ({"LD_PRELOAD": str(preload)} if preload is not None else {})
+        super().__init__(target_name(sme=sme, svl=svl), command, timeout=timeout, env=env)
 
     def run(self, model: bytes, inputs: dict[str, np.ndarray], mode: str) -> RunResult:
         start = self._log_size()
