@@ -1,6 +1,6 @@
 """Which XNNPACK operator type shows that KleidiAI's packed kernels ran, per seed SME2 cell.
 
-Pure data. LiteRT's profiler names each XNNPACK operator it ran, e.g.
+Pure data (and two lookups). LiteRT's profiler names each XNNPACK operator it ran, e.g.
 `Fully Connected (NC, PF32) GEMM` (run/profiler.py). The packed types are KleidiAI's:
 
 - PF32, PF16, PQS8: XNNPACK has kernels for them only with SME or SME2
@@ -28,6 +28,8 @@ the XNNPACK TensorFlow a6146d14 pins), files named per row:
 from __future__ import annotations
 
 import dataclasses
+
+from pytest_litert.matrix.ops import LayerShape
 
 SME_ONLY_TYPES = ("PF32", "PF16", "PQS8")  # gemm-config.c: SME / SME2 configs only
 NEON_TOO_TYPES = ("QP8",)  # gemm-config.c: SME2, SME, NEON i8mm, NEON dot product
@@ -80,50 +82,61 @@ class Expected:
 
 
 _PACK = "src/subgraph.c xnn_subgraph_optimize_packed_lhs"
-_FC1X1 = "src/subgraph/convolution-2d.c (1x1 -> fully connected)"
 _FP16 = "fp16 arithmetic: the model's fp16 hint, honoured on aarch64"
+_NO_QP8_CONV = "XNNPACK has no packed convolution for dynamically quantized input (no QP8 convolution type)"
+FC, BMM, CONV, CONV_1X1, TCONV = "FULLY_CONNECTED", "BATCH_MATMUL", "CONV_2D", "CONV_2D 1x1", "TRANSPOSE_CONV"
 
+# (form, recipe) -> the layer's operator on an SME2 CPU. A form is the op code, except that a 1x1,
+# stride-1 CONV_2D is XNNPACK's fully connected (src/subgraph/convolution-2d.c, form_of below).
 EXPECTED: dict[tuple[str, str], Expected] = {
     # src/operators/fully-connected-nc.c; _PACK; gemm-config.c init_pf32 / init_pf16 / init_pqs8_qc8w / init_qp8_*
-    ("fully_connected", "fp32"): Expected("Fully Connected (NC, PF32)", "PF32", _PACK),
-    ("fully_connected", "fp16"): Expected("Fully Connected (NC, PF16)", "PF16", f"{_PACK}; {_FP16}"),
-    ("fully_connected", "fp16_weights"): Expected("Fully Connected (NC, PF32)", "PF32", f"{_PACK} (fp16 kernel)"),
-    ("fully_connected", "dynamic_int8"): Expected("Fully Connected (NC, QP8, F32, QC8W)", "QP8", _PACK),
-    ("fully_connected", "static_int8"): Expected("Fully Connected (NC, PQS8, QC8W)", "PQS8", _PACK),
-    ("fully_connected", "int4"): Expected("Fully Connected (NC, QP8, F32, QC4W)", "QP8", _PACK),
+    (FC, "fp32"): Expected("Fully Connected (NC, PF32)", "PF32", _PACK),
+    (FC, "fp16"): Expected("Fully Connected (NC, PF16)", "PF16", f"{_PACK}; {_FP16}"),
+    (FC, "fp16_weights"): Expected("Fully Connected (NC, PF32)", "PF32", f"{_PACK} (fp16 kernel)"),
+    (FC, "dynamic_int8"): Expected("Fully Connected (NC, QP8, F32, QC8W)", "QP8", _PACK),
+    (FC, "dynamic_int8_per_tensor"): Expected("Fully Connected (NC, QP8, F32, QC8W)", "QP8", _PACK),
+    (FC, "static_int8"): Expected("Fully Connected (NC, PQS8, QC8W)", "PQS8", _PACK),
+    (FC, "int4"): Expected("Fully Connected (NC, QP8, F32, QC4W)", "QP8", _PACK),
     # src/operators/batch-matrix-multiply-nc.c; _PACK (batch matmul shares the fully connected branch)
-    ("batch_matmul", "fp32"): Expected("Batch Matrix Multiply (NC, PF32)", "PF32", _PACK),
-    ("batch_matmul", "fp16"): Expected("Batch Matrix Multiply (NC, PF16)", "PF16", f"{_PACK}; {_FP16}"),
-    ("batch_matmul_const", "fp32"): Expected("Batch Matrix Multiply (NC, PF32)", "PF32", _PACK),
-    ("batch_matmul_const", "fp16"): Expected("Batch Matrix Multiply (NC, PF16)", "PF16", f"{_PACK}; {_FP16}"),
-    ("batch_matmul_const", "dynamic_int8"): Expected("Batch Matrix Multiply (NC, QP8, F32, QC8W)", "QP8", _PACK),
-    # 1x1 convolution = fully connected: _FC1X1, then as fully_connected above
-    ("conv2d_pointwise", "fp32"): Expected("Fully Connected (NC, PF32)", "PF32", f"{_FC1X1}; {_PACK}"),
-    ("conv2d_pointwise", "fp16"): Expected("Fully Connected (NC, PF16)", "PF16", f"{_FC1X1}; {_PACK}; {_FP16}"),
-    ("conv2d_pointwise", "fp16_weights"): Expected("Fully Connected (NC, PF32)", "PF32", f"{_FC1X1}; {_PACK}"),
-    ("conv2d_pointwise", "dynamic_int8"): Expected("Fully Connected (NC, QP8, F32, QC8W)", "QP8",
-                                                   f"{_FC1X1}; {_PACK}"),
-    ("conv2d_pointwise", "dynamic_int8_per_tensor"): Expected("Fully Connected (NC, QP8, F32, QC8W)", "QP8",
-                                                              f"{_FC1X1}; {_PACK}"),
-    ("conv2d_pointwise", "static_int8"): Expected("Fully Connected (NC, PQS8, QC8W)", "PQS8", f"{_FC1X1}; {_PACK}"),
-    ("conv2d_pointwise", "static_int8_per_tensor"): Expected(
-        "Fully Connected (NC, QS8)", "", f"{_FC1X1}; {_PACK}",
+    (BMM, "fp32"): Expected("Batch Matrix Multiply (NC, PF32)", "PF32", _PACK),
+    (BMM, "fp16"): Expected("Batch Matrix Multiply (NC, PF16)", "PF16", f"{_PACK}; {_FP16}"),
+    (BMM, "dynamic_int8"): Expected("Batch Matrix Multiply (NC, QP8, F32, QC8W)", "QP8", _PACK),
+    # src/subgraph/convolution-2d.c (1x1 -> fully connected), then src/operators/fully-connected-nc.c; _PACK
+    (CONV_1X1, "fp32"): Expected("Fully Connected (NC, PF32)", "PF32", _PACK),
+    (CONV_1X1, "fp16"): Expected("Fully Connected (NC, PF16)", "PF16", f"{_PACK}; {_FP16}"),
+    (CONV_1X1, "fp16_weights"): Expected("Fully Connected (NC, PF32)", "PF32", _PACK),
+    (CONV_1X1, "dynamic_int8"): Expected("Fully Connected (NC, QP8, F32, QC8W)", "QP8", _PACK),
+    (CONV_1X1, "dynamic_int8_per_tensor"): Expected("Fully Connected (NC, QP8, F32, QC8W)", "QP8", _PACK),
+    (CONV_1X1, "static_int8"): Expected("Fully Connected (NC, PQS8, QC8W)", "PQS8", _PACK),
+    (CONV_1X1, "static_int8_per_tensor"): Expected(
+        "Fully Connected (NC, QS8)", "", _PACK,
         "a fully connected node gets PQS8 only with per-channel (qcint8) weights; a per-tensor 1x1 filter is qint8"),
     # src/operators/convolution-nhwc.c; _PACK (convolution branch)
-    ("conv2d", "dynamic_int8"): Expected(
-        "Convolution (NHWC, QD8, F32, QC8W)", "", _PACK,
-        "XNNPACK has no packed convolution for dynamically quantized input (no QP8 convolution type)"),
-    ("conv2d", "dynamic_int8_per_tensor"): Expected(
-        "Convolution (NHWC, QD8, F32, QC8W)", "", _PACK,
-        "XNNPACK has no packed convolution for dynamically quantized input (no QP8 convolution type)"),
-    ("conv2d", "static_int8"): Expected("Convolution (NHWC, PQS8, QS8, QC8W)", "PQS8", _PACK),
-    ("conv2d", "static_int8_per_tensor"): Expected("Convolution (NHWC, PQS8, QS8, QC8W)", "PQS8",
-                                                   f"{_PACK} (qint8 filter accepted)"),
+    (CONV, "fp32"): Expected("Convolution (NHWC, PF32)", "PF32", _PACK),
+    (CONV, "fp16"): Expected("Convolution (NHWC, PF16)", "PF16", f"{_PACK}; {_FP16}"),
+    (CONV, "fp16_weights"): Expected("Convolution (NHWC, PF32)", "PF32", _PACK),
+    (CONV, "dynamic_int8"): Expected("Convolution (NHWC, QD8, F32, QC8W)", "", _PACK, _NO_QP8_CONV),
+    (CONV, "dynamic_int8_per_tensor"): Expected("Convolution (NHWC, QD8, F32, QC8W)", "", _PACK, _NO_QP8_CONV),
+    (CONV, "static_int8"): Expected("Convolution (NHWC, PQS8, QS8, QC8W)", "PQS8", _PACK),
+    (CONV, "static_int8_per_tensor"): Expected("Convolution (NHWC, PQS8, QS8, QC8W)", "PQS8",
+                                               f"{_PACK} (qint8 filter accepted)"),
     # src/operators/deconvolution-nhwc.c; _PACK (deconvolution shares the convolution branch)
-    ("transpose_conv", "static_int8"): Expected("Deconvolution (NHWC, PQS8, QS8, QC8W)", "PQS8", _PACK),
-    ("transpose_conv", "static_int8_per_tensor"): Expected("Deconvolution (NHWC, PQS8, QS8, QC8W)", "PQS8",
-                                                           f"{_PACK} (qint8 filter accepted)"),
+    (TCONV, "static_int8"): Expected("Deconvolution (NHWC, PQS8, QS8, QC8W)", "PQS8", _PACK),
+    (TCONV, "static_int8_per_tensor"): Expected("Deconvolution (NHWC, PQS8, QS8, QC8W)", "PQS8",
+                                                f"{_PACK} (qint8 filter accepted)"),
 }
+
+
+def form_of(op_code: str, shape: LayerShape) -> str:
+    """The op code, or CONV_1X1 where xnn_define_convolution_2d defines a fully connected node
+    (a 1x1 kernel, stride 1 and so no padding, more than 2 channels in and out together)."""
+    pointwise = shape.kernel == 1 and shape.stride == 1 and shape.k + shape.n > 2
+    return CONV_1X1 if op_code == CONV and pointwise else op_code
+
+
+def expected_for(op_code: str, recipe: str, shape: LayerShape) -> Expected | None:
+    """The layer's operator on an SME2 CPU, where the table knows it."""
+    return EXPECTED.get((form_of(op_code, shape), recipe))
 
 
 def main_operator(op_code: str, operators: list[str]) -> str | None:
