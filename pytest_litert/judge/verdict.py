@@ -77,7 +77,7 @@ class Verdict:
             if c.metrics:
                 lines.append("        " + ", ".join(f"{k} {v:.3g}" for k, v in c.metrics.items()))
         for key, found in self.kernel_evidence().items():
-            where = self.facts.get("target") if key == "profile" else "neon lane"
+            where = self.facts.get("target") if key == "profile" else key.replace(" profile", " lane")
             lines.append(f"  profiler ({where}): {evidence_text(found)}")
         return "\n".join(lines)
 

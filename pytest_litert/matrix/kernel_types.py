@@ -41,6 +41,7 @@ MAIN_KINDS: dict[str, tuple[str, ...]] = {
     "BATCH_MATMUL": ("Batch Matrix Multiply", "Fully Connected"),
     "CONV_2D": ("Convolution", "Fully Connected"),  # 1x1 stride 1: src/subgraph/convolution-2d.c
     "TRANSPOSE_CONV": ("Deconvolution",),
+    "DEPTHWISE_CONV_2D": ("Convolution",),  # src/subgraph/depthwise-convolution-2d.c: a convolution_nhwc operator
 }
 
 
