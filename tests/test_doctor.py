@@ -7,14 +7,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from library_files import EM_X86_64, LINUX_AARCH64, MACOS_ARM64, fake_elf, fake_macho, litert_wheel
+from library_files import LINUX_AARCH64, MACOS_ARM64, fake_elf, fake_macho, litert_wheel
 
 from pytest_litert.cli import main
 from pytest_litert.run import doctor, sme2
+from pytest_litert.run.nosme.build import NosmeUnavailable
 from pytest_litert.run.qemu import emulator
 
 SME2_HWCAP2 = 1 << 37
@@ -25,16 +26,27 @@ def probe(system: str = "Linux", machine: str = "aarch64", hwcap2: int = SME2_HW
                          sysctl=lambda name: "1\n")
 
 
-def which(found: dict[str, str]) -> Callable[[str], str | None]:
-    return found.get
-
-
 def fake_machine(tmp_path: Path, system: str = "Linux", machine: str = "x86_64",
-                 compilers: dict[str, str] | None = None) -> doctor.Machine:
-    """No emulator (an empty cache dir), an installed build with SME2 kernels."""
+                 compiler: Sequence[str] | None = None) -> doctor.Machine:
+    """No emulator (an empty cache dir), an installed build with SME2 kernels, a compiler or none."""
     installed = fake_elf(tmp_path / "libpywrap_litert_common.so", ["kai_run_x_sme2_mopa"])
-    return doctor.Machine(probe=probe(system, machine), which=which(compilers or {}),
+    return doctor.Machine(probe=probe(system, machine), compiler=lambda machine: compilers(compiler),
                           emulator_dir=tmp_path / "no-emulator", installed=lambda: installed)
+
+
+def compilers(command: Sequence[str] | None) -> Sequence[str]:
+    if command is None:
+        raise NosmeUnavailable("no C compiler for aarch64: install one")
+    return command
+
+
+def fake_cc(directory: Path, triple: str) -> Path:
+    """A `cc` whose -dumpmachine names `triple`, alone on a PATH."""
+    directory.mkdir()
+    cc = directory / "cc"
+    cc.write_text(f"#!/bin/sh\necho {triple}\n")
+    cc.chmod(0o755)
+    return directory
 
 
 def by_key(found: list[doctor.Fact]) -> dict[str, doctor.Fact]:
@@ -45,24 +57,31 @@ def by_key(found: list[doctor.Fact]) -> dict[str, doctor.Fact]:
 
 
 def test_interposer_on_macos_refuses_in_one_line() -> None:
-    fact = doctor.interposer_fact(probe("Darwin", "arm64"), which({"cc": "/usr/bin/cc"}))
+    fact = doctor.interposer_fact(probe("Darwin", "arm64"), lambda machine: ["cc"])
     assert fact.state == doctor.NO and "\n" not in fact.detail and "macOS" in fact.detail
 
 
 def test_interposer_not_needed_on_x86() -> None:
-    fact = doctor.interposer_fact(probe("Linux", "x86_64"), which({"cc": "/usr/bin/cc"}))
+    fact = doctor.interposer_fact(probe("Linux", "x86_64"), lambda machine: ["cc"])
     assert fact.state == doctor.NOT_APPLICABLE and "not needed" in fact.detail
 
 
-def test_interposer_on_linux_aarch64(tmp_path: Path) -> None:
-    without = doctor.interposer_fact(probe(), which({}))
-    assert without.state == doctor.NO and "gcc" in without.detail
-    native = fake_elf(tmp_path / "gcc", ["main"])
-    assert doctor.interposer_fact(probe(), which({"gcc": str(native)})).state == doctor.YES
-    # The emulated guest sees the host's x86 compiler through QEMU's -L: it cannot build for aarch64.
-    foreign = fake_elf(tmp_path / "cc", ["main"], machine=EM_X86_64)
-    fact = doctor.interposer_fact(probe(), which({"cc": str(foreign), "gcc": str(native)}))
-    assert fact.state == doctor.NO and "x86_64 program" in fact.detail
+def test_interposer_on_linux_aarch64() -> None:
+    without = doctor.interposer_fact(probe(), lambda machine: compilers(None))
+    assert without.state == doctor.NO and "install" in without.detail
+    assert doctor.interposer_fact(probe(), lambda machine: ["gcc"]).state == doctor.YES
+
+
+@pytest.mark.parametrize(("triple", "state"), [("aarch64-linux-gnu", doctor.YES), ("x86_64-linux-gnu", doctor.NO)])
+def test_interposer_compiler_must_build_for_this_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     triple: str, state: str) -> None:
+    """run/nosme's own check (cc -dumpmachine): in the emulated guest the host's x86 cc shows
+    through QEMU's -L, and cannot build the aarch64 interposer."""
+    monkeypatch.setenv("PATH", str(fake_cc(tmp_path / "bin", triple)))
+    monkeypatch.delenv("CC", raising=False)
+    fact = doctor.interposer_fact(probe())
+    assert fact.state == state, fact.detail
+    assert state == doctor.YES or triple in fact.detail
 
 
 def test_x86_host_without_emulator(tmp_path: Path) -> None:
@@ -73,7 +92,7 @@ def test_x86_host_without_emulator(tmp_path: Path) -> None:
     for name in ("qemu-sme2", "qemu-nosme"):
         assert facts[f"target:{name}"].state == doctor.NO
     assert facts["target:host"].state == doctor.YES and "no SME2 CPU" in facts["target:host"].detail
-    assert "needs Linux aarch64" in facts["target:host-nosme"].detail
+    assert "no SME to hide" in facts["target:host-nosme"].detail
     assert facts["sme2_proof"].state == doctor.NO
 
 
@@ -87,18 +106,17 @@ def test_macos_host(tmp_path: Path) -> None:
 
 
 def test_sme2_linux_host_with_compiler(tmp_path: Path) -> None:
-    compiler = fake_elf(tmp_path / "cc", ["main"])
-    machine = fake_machine(tmp_path, machine="aarch64", compilers={"cc": str(compiler)})
-    facts = by_key(doctor.facts(None, machine)[1])
+    facts = by_key(doctor.facts(None, fake_machine(tmp_path, machine="aarch64", compiler=["cc"]))[1])
     assert facts["interposer"].state == doctor.YES
     assert facts["target:host"].detail.endswith("sme2 cells run on SME2")
-    assert facts["target:host-nosme"].state == (doctor.YES if "host-nosme" in doctor_targets() else doctor.NO)
+    assert facts["target:host-nosme"].state == doctor.YES
+    assert facts["sme2_proof"].detail == "on host"
 
 
-def doctor_targets() -> tuple[str, ...]:
-    from pytest_litert.settings import TARGETS
-
-    return TARGETS
+def test_linux_aarch64_host_without_compiler(tmp_path: Path) -> None:
+    facts = by_key(doctor.facts(None, fake_machine(tmp_path, machine="aarch64"))[1])
+    assert facts["interposer"].state == facts["target:host-nosme"].state == doctor.NO
+    assert facts["target:host-nosme"].detail == facts["interposer"].detail
 
 
 def test_prepared_emulator() -> None:

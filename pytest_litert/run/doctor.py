@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import platform
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ COMMON = sme2.LIBRARY_NAME  # the kernels: libpywrap_litert_common.so / .dylib
 RUNTIME = "libLiteRt"  # LiteRT's C API: libLiteRt.so / .dylib
 PROFILER_API = ("LiteRtCompiledModelGetProfiler", "LiteRtStartProfiler", "LiteRtStopProfiler",
                 "LiteRtGetNumProfilerEvents", "LiteRtGetProfilerEvents")
-COMPILERS = ("cc", "gcc", "clang")
 YES, NO, UNKNOWN, NOT_APPLICABLE = "yes", "no", "unknown", "n/a"
 QEMU_TARGETS = {"qemu-sme2": "-cpu max: SME2, kernels named from the translation log",
                 "qemu-nosme": "-cpu max,sme=off: the NEON lane"}
@@ -63,7 +61,7 @@ class Machine:
     """Where the machine facts come from; tests replace any field."""
 
     probe: sme2.CpuProbe = dataclasses.field(default_factory=sme2.CpuProbe)
-    which: Callable[[str], str | None] = shutil.which
+    compiler: Callable[[str], Sequence[str]] | None = None  # default: run/nosme's find_compiler
     emulator_dir: Path | None = None
     installed: Callable[[], Path | None] = sme2.host_litert_library
 
@@ -145,32 +143,25 @@ def cpu_fact(probe: sme2.CpuProbe) -> Fact:
     return Fact("cpu_sme2", "CPU SME2", YES if has else NO, f"{'' if has else 'not '}reported by {how}", data)
 
 
-def interposer_fact(probe: sme2.CpuProbe, which: Callable[[str], str | None]) -> Fact:
-    """Can the SME-hiding LD_PRELOAD interposer (run/nosme/) be built here? Compiler and platform
-    only; swap this function for the package's own check once it exists."""
+def interposer_fact(probe: sme2.CpuProbe, compiler: Callable[[str], Sequence[str]] | None = None) -> Fact:
+    """Can the SME-hiding LD_PRELOAD interposer of `host-nosme` be built here: the platform and
+    a C compiler that builds for this CPU, decided as run/nosme decides them (nothing is built)."""
+    from pytest_litert.run.nosme.build import NosmeUnavailable, find_compiler
+    from pytest_litert.run.nosme.target import unsupported_reason
+
     label = "nosme interposer"
-    system, machine = probe.system, probe.machine.lower()
-    if system == "Darwin":
-        return Fact("interposer", label, NO, "macOS: XNNPACK asks sysctlbyname, not getauxval; only Linux aarch64")
-    if system != "Linux" or machine not in ("aarch64", "arm64"):
-        return Fact("interposer", label, NOT_APPLICABLE, f"not needed on {system} {probe.machine}: no SME to hide")
-    compilers = [path for path in map(which, COMPILERS) if path]
-    if not compilers:
-        return Fact("interposer", label, NO, f"no C compiler ({', '.join(COMPILERS)}): apt-get install gcc")
-    compiler, arch = compilers[0], _program_arch(Path(compilers[0]))
-    if arch not in (None, "aarch64"):  # in the emulated guest, the host's compiler shows through QEMU's -L
-        return Fact("interposer", label, NO, f"C compiler {compiler} is an {arch} program, not aarch64: install gcc",
-                    {"compiler": compiler, "compiler_arch": arch})
-    return Fact("interposer", label, YES, f"C compiler {compiler}; LD_PRELOAD hides SME from getauxval",
-                {"compiler": compiler})
-
-
-def _program_arch(program: Path) -> str | None:
-    """The CPU a program is built for (None if it is a script or unreadable)."""
+    reason = unsupported_reason(probe.system, probe.machine)
+    if reason is not None and probe.system != "Darwin" and probe.machine.lower() not in ("aarch64", "arm64"):
+        detail = f"not needed on {probe.system} {probe.machine}: no SME to hide"
+        return Fact("interposer", label, NOT_APPLICABLE, detail)
+    if reason is not None:
+        return Fact("interposer", label, NO, reason)
     try:
-        return libraries.info(program.resolve()).arch
-    except (libraries.LibraryFormatError, OSError):
-        return None
+        command = list((compiler or find_compiler)(probe.machine))
+    except NosmeUnavailable as error:
+        return Fact("interposer", label, NO, str(error))
+    return Fact("interposer", label, YES, f"{' '.join(command)} builds for {probe.machine}; "
+                "LD_PRELOAD hides SME from getauxval", {"compiler": command})
 
 
 def emulator_fact(cache_dir: Path | None) -> tuple[Fact, emulator.EmulatorPaths | None]:
@@ -223,18 +214,15 @@ def _host_target(installed: Path | None, cpu: Fact) -> Fact:
 
 
 def _host_nosme_target(probe: sme2.CpuProbe, cpu: Fact, interposer: Fact) -> Fact:
-    from pytest_litert.settings import TARGETS
+    from pytest_litert.run.nosme.target import unsupported_reason
 
     key, label = "target:host-nosme", "target host-nosme"
-    if interposer.state == NOT_APPLICABLE:
-        return Fact(key, label, NO, f"needs Linux aarch64 (this is {probe.system} {probe.machine})")
-    if interposer.state != YES:
-        return Fact(key, label, NO, interposer.detail)
-    if "host-nosme" not in TARGETS:
-        return Fact(key, label, NO, "not in this pytest-litert version (the interposer could be built here)")
+    reason = unsupported_reason(probe.system, probe.machine)
+    if reason is not None or interposer.state != YES:
+        return Fact(key, label, NO, reason or interposer.detail)
     if cpu.state != YES:
-        return Fact(key, label, YES, "works, but hides nothing: this CPU has no SME2")
-    return Fact(key, label, YES, "this CPU with SME2 hidden from XNNPACK (the NEON lane)")
+        return Fact(key, label, YES, "works, but hides nothing: this CPU has no SME2 (sme2 cells skip)")
+    return Fact(key, label, YES, "this CPU with SME2 hidden from XNNPACK: the NEON lane beside host")
 
 
 def proof_fact(targets: Sequence[Fact]) -> Fact:
@@ -255,7 +243,7 @@ def facts(where: Path | None = None, machine: Machine | None = None) -> tuple[Bu
     machine = machine or Machine()
     build = locate_build(where, machine)
     cpu = cpu_fact(machine.probe)
-    interposer = interposer_fact(machine.probe, machine.which)
+    interposer = interposer_fact(machine.probe, machine.compiler)
     emulated, paths = emulator_fact(machine.emulator_dir)
     targets = target_facts(machine, cpu, interposer, paths)
     return build, [cpu, kernels_fact(build), profiler_fact(build), interposer, emulated, *targets,
