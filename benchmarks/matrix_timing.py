@@ -1,12 +1,19 @@
-"""Time the full default matrix cold (empty cache, TensorFlow import included) and warm.
+"""`pytest-litert matrix` against a plain serial script doing the same kind of work, cold and warm.
 
-Each run is a fresh `pytest-litert matrix` process, as a user would start it.
-Usage: python benchmarks/matrix_timing.py [--repeats N]
+The yardstick is a straightforward serial matrix script (build, convert, inspect, run under three
+op resolvers, compare with Keras; 7 operators x 7 recipes = 49 conversions), passed with
+--baseline. The matrix runs the recipes it also converts over the original six operators
+(42 cells) with --jobs 1 and with every core. Each run is a fresh process, as a user starts it;
+the runs of one repeat are interleaved so that a slow minute of the machine hits all of them.
+cold = empty conversion cache (and a fresh directory for the script); warm = the same cache again.
+
+Usage: python benchmarks/matrix_timing.py --baseline PATH/matrix.py [--repeats 3] [--jobs 1,2]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -15,31 +22,57 @@ import tempfile
 import time
 from pathlib import Path
 
+OPS = "fully_connected,batch_matmul,batch_matmul_const,conv2d_pointwise,conv2d,transpose_conv"
+RECIPES = "fp32,fp16,dynamic_int8,static_int8,int16x8,int4,int4_weight_only"
 
-def timed_run(cache_dir: Path) -> float:
+
+def timed(command: list[str], cwd: Path) -> float:
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "pytest_litert.cli", "matrix", f"--cache-dir={cache_dir}"],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     return time.perf_counter() - started
 
 
+def matrix(cache: Path, jobs: int) -> list[str]:
+    return [sys.executable, "-m", "pytest_litert.cli", "matrix", f"--ops={OPS}", f"--recipes={RECIPES}",
+            f"--cache-dir={cache}", f"--jobs={jobs}"]
+
+
+def one_repeat(baseline: Path, jobs: list[int]) -> dict[str, float]:
+    """Cold then warm for the script and for each --jobs, each in its own fresh directory/cache."""
+    times: dict[str, float] = {}
+    work = Path(tempfile.mkdtemp(prefix="matrix-timing-"))
+    try:
+        for temperature in ("cold", "warm"):
+            script_dir = work / "script"
+            if temperature == "cold":
+                shutil.rmtree(script_dir, ignore_errors=True)
+            script_dir.mkdir(exist_ok=True)
+            times[f"script {temperature}"] = timed([sys.executable, str(baseline)], script_dir)
+            for count in jobs:
+                times[f"matrix --jobs {count} {temperature}"] = timed(matrix(work / f"cache{count}", count), work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return times
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", type=Path, required=True, help="the plain serial matrix script")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--jobs", default="1,2", help="comma list of --jobs values to time")
     args = parser.parse_args()
-    cold, warm = [], []
+    jobs = [int(value) for value in args.jobs.split(",")]
+    runs: dict[str, list[float]] = {}
     for _ in range(args.repeats):
-        cache_dir = Path(tempfile.mkdtemp(prefix="litert-bench-"))
-        try:
-            cold.append(timed_run(cache_dir))
-            warm.append(timed_run(cache_dir))
-        finally:
-            shutil.rmtree(cache_dir, ignore_errors=True)
-    for name, values in (("cold", cold), ("warm", warm)):
-        print(f"{name}: median {statistics.median(values):.1f} s over {len(values)} runs "
-              f"(min {min(values):.1f}, max {max(values):.1f})")
+        for name, seconds in one_repeat(args.baseline.resolve(), jobs).items():
+            runs.setdefault(name, []).append(seconds)
+    medians = {name: statistics.median(values) for name, values in runs.items()}
+    print(f"{args.repeats} repeats, {os.cpu_count()} cores; median (min-max), ratio to the script's median")
+    for name, values in runs.items():
+        script = medians[f"script {name.rsplit(' ', 1)[1]}"]
+        print(f"{name:24s} {medians[name]:6.1f} s ({min(values):.1f}-{max(values):.1f})  "
+              f"{medians[name] / script:.3f}x")
 
 
 if __name__ == "__main__":

@@ -7,11 +7,10 @@ import dataclasses
 import importlib.util
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pytest_litert import toolchain
+from pytest_litert import jobs
 from pytest_litert.bench import compare as bench_compare
 from pytest_litert.bench import document as bench_document
 from pytest_litert.bench import job as bench_job
@@ -21,14 +20,11 @@ from pytest_litert.bench.sweep import SEED_RECIPES, sweep_cells
 from pytest_litert.bench.timing import BenchRefused, Budget
 from pytest_litert.convert.keras_models import TENSORFLOW_HINT
 from pytest_litert.faults import inject
-from pytest_litert.judge.verdict import Status, Verdict
+from pytest_litert.judge.verdict import Status
 from pytest_litert.matrix.ops import OPS
 from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.matrix.shapes import SHAPE_SETS
-from pytest_litert.model.bundle import bundle_line
-from pytest_litert.report import coverage, export, rundiff
-from pytest_litert.report.record import record_of, run_document
-from pytest_litert.report.table import CellSummary, counts, render_table
+from pytest_litert.report import coverage, export, matrix_run, rundiff
 from pytest_litert.run.qemu import emulator, guest_shell
 from pytest_litert.run.worker import TIMING_APIS, TIMING_DEFAULTS
 from pytest_litert.session import TARGETS, Runner, Settings, TargetUnavailable
@@ -70,6 +66,11 @@ def _add_selection(parser: argparse.ArgumentParser, shapes_default: str = "ci") 
                         help="show what TensorFlow prints while converting (kept back otherwise, unless it fails)")
 
 
+def _add_jobs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", "-j", default="auto", metavar="N",
+                        help="worker processes converting and judging cells (default auto: one per core; 1 = serial)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pytest-litert", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -82,11 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
                            help="also store N hypothesis-drawn examples per cell (shape, weights, inputs, reference)")
     exporting.add_argument("--no-seed-models", action="store_true",
                            help="skip the seed's FC 100x640->1280 models (fc_fp32.tflite, ...)")
+    _add_jobs(exporting)
     _add_selection(exporting)
     matrix = commands.add_parser("matrix", help="convert, run and judge every cell; print the table")
     matrix.add_argument("--target", default="host", choices=TARGETS, help="where LiteRT runs")
     matrix.add_argument("--json", type=Path, help="also write one record per cell to this file (docs/records.md)")
     matrix.add_argument("--bundle", type=Path, help="judge this exported bundle's cells (no TensorFlow needed)")
+    _add_jobs(matrix)
     _add_selection(matrix)
     covering = commands.add_parser(
         "coverage", help="SME2 kernel coverage: the kernels each cell executes on the emulated CPU, SME2 on and off")
@@ -123,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--cache-dir", default=None, help="conversion cache (default: the plugin's; 'none' = off)")
     faults.add_argument("--target", default="inprocess", choices=("inprocess", "host"))
     faults.add_argument("--out", type=Path, default=None, help="also write the report to this file")
+    _add_jobs(faults)
     _add_bench(commands)
     _add_doctor(commands)
     _add_check_and_report(commands)
@@ -219,45 +223,15 @@ def _export(args: argparse.Namespace) -> int:
     if args.property_examples < 0:
         raise _Refused(f"--property-examples must be 0 or more, got {args.property_examples}")
     export.export(_settings(args), args.directory, force=args.force, seed_models=not args.no_seed_models,
-                  property_examples=args.property_examples)
+                  property_examples=args.property_examples, jobs=jobs.parse_jobs(args.jobs))
     return 0
 
 
 def _matrix(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    runner = Runner(settings)
-    summaries: list[CellSummary] = []
-    records = []
-    started = time.perf_counter()
-    print(f"pytest-litert matrix: {toolchain.describe()}; seed {settings.seed}; target {settings.target}")
-    if settings.bundle is not None:
-        print(f"pytest-litert matrix: {bundle_line(settings.bundle)}")
-    cells = settings.cells()
-    try:
-        for position, cell in enumerate(cells, 1):
-            began = time.perf_counter()
-            built = runner.build(cell)
-            verdict = built if isinstance(built, Verdict) else runner.evaluate(cell, built, settings.svls[0])
-            summaries.append(CellSummary.of(verdict))
-            why = f" ({verdict.reason})" if verdict.status in (Status.NOT_PRODUCED, Status.SKIPPED) else ""
-            print(f"[{position}/{len(cells)}] {cell.id}: {summaries[-1].text()}{why} "
-                  f"{time.perf_counter() - began:.1f} s", flush=True)
-            artifact = None if isinstance(built, Verdict) else built
-            records.append(record_of(cell, artifact.inspection if artifact else None,
-                                     artifact.layer(cell.op) if artifact else None, verdict,
-                                     seed=settings.seed, details=True))
-            if verdict.status == Status.FAIL:
-                print(verdict.explain(), file=sys.stderr)
-    finally:
-        runner.close()
-    print(render_table(summaries, cells))
-    tally = counts(summaries)
-    elapsed = time.perf_counter() - started
-    print(", ".join(f"{n} {s}" for s, n in sorted(tally.items())) +
-          f" in {elapsed:.1f} s ({runner.cache.builds} converted, {runner.cache.hits} from cache)")
+    document, failures = matrix_run.run(_settings(args), jobs.parse_jobs(args.jobs))
     if args.json is not None:
-        args.json.write_text(json.dumps(run_document(records, settings.seed), indent=1, sort_keys=True) + "\n")
-    return 1 if tally.get(Status.FAIL) else 0
+        args.json.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+    return 1 if failures else 0
 
 
 def _coverage(args: argparse.Namespace) -> int:
@@ -294,7 +268,7 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _faults(args: argparse.Namespace) -> int:
     text = inject.run(seed=args.seed, seeds=args.seeds, first_seed=args.first_seed, cache_dir=args.cache_dir,
-                      target=args.target)
+                      target=args.target, jobs=jobs.parse_jobs(args.jobs))
     print(text, end="")
     if args.out is not None:
         args.out.write_text(text)

@@ -25,16 +25,15 @@ import pytest
 
 from pytest_litert.faults.inject import Outcome, inject
 from pytest_litert.faults.mutations import MUTATION_KINDS
-from pytest_litert.run.targets import InProcessTarget
-from pytest_litert.session import Runner, Settings
+from pytest_litert.jobs import default_jobs
+from pytest_litert.session import Settings
 
 ALWAYS_CAUGHT = [kind for kind in MUTATION_KINDS if kind != "zero_point+1"]
 
 
 @pytest.fixture(scope="module")
 def outcomes() -> tuple[list[Outcome], list[str]]:
-    runner = Runner(Settings.from_strings(None, None, 0, None))
-    return inject(runner, InProcessTarget(), seed=0)
+    return inject(Settings.from_strings(None, None, 0, None, "inprocess"), jobs=default_jobs())
 
 
 def test_unmutated_models_all_pass(outcomes: tuple[list[Outcome], list[str]]) -> None:
@@ -71,5 +70,5 @@ def test_no_false_positives_over_200_seeds() -> None:
     Run with `pytest -m slow tests/test_fault_injection.py` or `tox -e slow`."""
     from pytest_litert.faults.inject import sweep
 
-    result = sweep(0, 200, None, "inprocess")
-    assert result.numeric == [], result.text()
+    result = sweep(0, 200, Settings.from_strings(None, None, 0, None, "inprocess"), jobs=default_jobs())
+    assert result.numeric == [] and result.other == [], result.text()

@@ -22,13 +22,14 @@ import sys
 import time
 from collections import Counter
 
+from pytest_litert import jobs as parallel
 from pytest_litert.faults.mutations import MUTATION_KINDS, Mutant, mutants
 from pytest_litert.judge.verdict import Status, Verdict
 from pytest_litert.matrix.cells import Cell, all_cells
 from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.run.targets import Target
-from pytest_litert.session import Runner, Settings, evaluate_cell, make_target
+from pytest_litert.session import Runner, Settings, evaluate_cell
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,19 +72,27 @@ def judge_unmutated(runner: Runner, cell: Cell, target: Target) -> tuple[CellArt
     return (None, None) if verdict.status == Status.NOT_PRODUCED else (built, verdict)
 
 
-def inject(runner: Runner, target: Target, seed: int) -> tuple[list[Outcome], list[str]]:
+def mutate_cell(runner: Runner, cell: Cell) -> tuple[list[Outcome], str]:
+    """Every mutant of one cell judged on the runner's target; or why the cell is not counted."""
+    target = runner.target()
+    artifact, verdict = judge_unmutated(runner, cell, target)
+    if verdict is not None and verdict.status == Status.FAIL:
+        return [], f"{cell.id}: the unmutated model fails ({verdict.reason.splitlines()[0]})"
+    if artifact is None:
+        return [], ""
+    return [judge_mutant(cell, artifact, mutant, target)
+            for mutant in mutants(artifact.model, cell.op.op_code, seed=runner.settings.seed)], ""
+
+
+def inject(settings: Settings, jobs: int) -> tuple[list[Outcome], list[str]]:
     outcomes: list[Outcome] = []
     skipped: list[str] = []
-    for cell in all_cells():
-        artifact, verdict = judge_unmutated(runner, cell, target)
-        if verdict is not None and verdict.status == Status.FAIL:
-            skipped.append(f"{cell.id}: the unmutated model fails ({verdict.reason.splitlines()[0]})")
-            continue
-        if artifact is None:
-            continue
-        for mutant in mutants(artifact.model, cell.op.op_code, seed=seed):
-            outcomes.append(judge_mutant(cell, artifact, mutant, target))
-        print(f"  {cell.id}: {sum(o.cell is cell for o in outcomes)} mutants", file=sys.stderr, flush=True)
+    cells = all_cells()
+    for cell, done in zip(cells, parallel.ordered_map(settings, mutate_cell, cells, jobs), strict=True):
+        found, why = done.result
+        outcomes += found
+        skipped += [why] if why else []
+        print(f"  {cell.id}: {len(found)} mutants", file=sys.stderr, flush=True)
     return outcomes, skipped
 
 
@@ -148,43 +157,45 @@ class SweepResult:
         ]) + "\n"
 
 
-def sweep(first: int, count: int, cache_dir: str | None, target: str) -> SweepResult:
-    """Judge the unmutated matrix for `count` seeds. A failed check with an error/bound
-    ratio is a false positive of the oracle; other failures are reported apart."""
+def sweep_seed(runner: Runner, seed: int) -> tuple[int, list[str], list[str]]:
+    """The unmutated matrix at one seed: cells judged, numeric false positives, other failures."""
+    at_seed = Runner(dataclasses.replace(runner.settings, seed=seed))
+    numeric: list[str] = []
+    other: list[str] = []
+    judged = 0
+    for cell in all_cells():
+        _, verdict = judge_unmutated(at_seed, cell, runner.target())
+        judged += verdict is not None
+        if verdict is None or verdict.status != Status.FAIL:
+            continue
+        bucket = numeric if any(c.worst is not None for c in verdict.failures) else other
+        bucket.append(f"- seed {seed} {cell.id}: {verdict.reason.splitlines()[0]}")
+    return judged, numeric, other
+
+
+def sweep(first: int, count: int, settings: Settings, jobs: int) -> SweepResult:
+    """Judge the unmutated matrix for `count` seeds, a seed per job at a time. A failed check
+    with an error/bound ratio is a false positive of the oracle; other failures are reported apart."""
     started = time.perf_counter()
     numeric: list[str] = []
     other: list[str] = []
     judged = 0
-    judge = make_target(target)
-    try:
-        for seed in range(first, first + count):
-            runner = Runner(Settings.from_strings(None, None, seed, cache_dir, target))
-            for cell in all_cells():
-                _, verdict = judge_unmutated(runner, cell, judge)
-                judged += verdict is not None
-                if verdict is None or verdict.status != Status.FAIL:
-                    continue
-                bucket = numeric if any(c.worst is not None for c in verdict.failures) else other
-                bucket.append(f"- seed {seed} {cell.id}: {verdict.reason.splitlines()[0]}")
-                print(f"  {'FALSE POSITIVE' if bucket is numeric else 'OTHER FAILURE'} {bucket[-1][2:]}",
-                      file=sys.stderr, flush=True)
-            print(f"  seed {seed}: {len(numeric)} numeric false positives so far, "
-                  f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    finally:
-        judge.close()
+    seeds = range(first, first + count)
+    for seed, done in zip(seeds, parallel.ordered_map(settings, sweep_seed, seeds, jobs), strict=True):
+        cells, found, failures = done.result
+        judged, numeric, other = judged + cells, numeric + found, other + failures
+        for line in [*found, *failures]:
+            print(f"  {'FALSE POSITIVE' if line in found else 'OTHER FAILURE'} {line[2:]}", file=sys.stderr)
+        print(f"  seed {seed}: {len(numeric)} numeric false positives so far, "
+              f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     return SweepResult(first, count, judged, time.perf_counter() - started, numeric, other)
 
 
-def run(*, seed: int, seeds: int, first_seed: int, cache_dir: str | None, target: str) -> str:
+def run(*, seed: int, seeds: int, first_seed: int, cache_dir: str | None, target: str, jobs: int = 1) -> str:
     """The fault-injection report at `seed`, or with `seeds` > 0 the false-positive sweep."""
+    settings = Settings.from_strings(None, None, seed, cache_dir, target)
     if seeds:
-        return sweep(first_seed, seeds, cache_dir, target).text()
+        return sweep(first_seed, seeds, settings, jobs).text()
     started = time.perf_counter()
-    runner = Runner(Settings.from_strings(None, None, seed, cache_dir, target))
-    judge = make_target(target)
-    try:
-        outcomes, skipped = inject(runner, judge, seed)
-    finally:
-        judge.close()
-        runner.close()
+    outcomes, skipped = inject(settings, jobs)
     return report(outcomes, skipped, seed, time.perf_counter() - started)

@@ -17,13 +17,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pytest_litert import jobs as parallel
 from pytest_litert.judge.verdict import Verdict, active_findings, unproduced
 from pytest_litert.matrix.cells import Cell, make_cell
 from pytest_litert.matrix.ops import OPS
 from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.matrix.shapes import SHAPE_SETS
 from pytest_litert.model import storage
-from pytest_litert.model.artifact import Arrays
+from pytest_litert.model.artifact import Arrays, CellArtifact
 from pytest_litert.model.bundle import FORMAT, INDEX, KIND, index_entry
 from pytest_litert.report.record import record_of, run_document
 from pytest_litert.session import Runner, Settings
@@ -56,8 +57,15 @@ def plan(settings: Settings, seed_models: bool) -> list[tuple[str, Cell]]:
     return files
 
 
-def export(settings: Settings, directory: Path, *, force: bool, seed_models: bool, property_examples: int = 0) -> int:
-    """Write the bundle, the models and the manifest; returns how many models were written."""
+def build_cell(runner: Runner, cell: Cell) -> CellArtifact | Verdict:
+    """The converted cell (in a --jobs worker: it crosses back to the writing process)."""
+    return runner.build(cell)
+
+
+def export(settings: Settings, directory: Path, *, force: bool, seed_models: bool, property_examples: int = 0,
+           jobs: int = 1) -> int:
+    """Write the bundle, the models and the manifest; returns how many models were written.
+    Cells convert on `jobs` processes; files are written here, in cell order."""
     files = plan(settings, seed_models)
     _refuse_overwrite(directory, [name for name, _ in files], force=force)
     directory.mkdir(parents=True, exist_ok=True)
@@ -66,9 +74,9 @@ def export(settings: Settings, directory: Path, *, force: bool, seed_models: boo
     manifest: list[dict[str, Any]] = []
     cells: list[dict[str, Any]] = []
     started = time.perf_counter()
-    for position, (name, cell) in enumerate(files, 1):
-        began = time.perf_counter()
-        built = runner.build(cell)
+    converted = parallel.ordered_map(settings, build_cell, [cell for _, cell in files], jobs)
+    for position, ((name, cell), done) in enumerate(zip(files, converted, strict=True), 1):
+        built = done.result
         step = f"[{position}/{len(files)}] {name}"
         seed_model = name in SEED_FILES.values()
         if not isinstance(built, Verdict):  # a model that is not this recipe's is not written under its name
@@ -91,7 +99,7 @@ def export(settings: Settings, directory: Path, *, force: bool, seed_models: boo
             examples = _examples(runner, directory, cell, property_examples, settings.seed)
             cells.append(index_entry(cell, entry, None, examples))
         extra = f", {property_examples} examples" if property_examples and not seed_model else ""
-        print(f"{step} ({len(built.model)} bytes{extra}) {time.perf_counter() - began:.1f} s", flush=True)
+        print(f"{step} ({len(built.model)} bytes{extra}) {done.seconds:.1f} s", flush=True)
     (directory / "manifest.json").write_text(json.dumps(run_document(manifest, settings.seed, key="models"),
                                                         indent=1) + "\n")
     index = {"kind": KIND, "format": FORMAT, "toolchain": versions(), "seed": settings.seed,
