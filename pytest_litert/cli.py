@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pytest_litert import jobs
+from pytest_litert.bench import ab as bench_ab
 from pytest_litert.bench import compare as bench_compare
 from pytest_litert.bench import document as bench_document
 from pytest_litert.bench import job as bench_job
@@ -47,6 +48,7 @@ common tasks:
   pytest-litert doctor                              what this machine and LiteRT build can prove about SME2
   pytest-litert report RUN.json --html OUT.html     the matrix as one HTML page
   pytest-litert diff OLD.json NEW.json              what changed between two recorded runs
+  pytest-litert merge SHARD.json ... --json ALL.json  join a sharded nightly's runs into one
 """
 
 
@@ -150,6 +152,10 @@ def _add_check_and_report(commands: argparse._SubParsersAction[argparse.Argument
     reporting.add_argument("runs", type=Path, nargs="+", metavar="RUN")
     reporting.add_argument("--html", type=Path, required=True, metavar="OUT", help="the page to write")
     reporting.add_argument("--force", action="store_true", help="overwrite an existing OUT")
+    merging = commands.add_parser("merge", help="join shard run documents (--litert-report-json) into one run")
+    merging.add_argument("shards", type=Path, nargs="+", metavar="SHARD")
+    merging.add_argument("--json", type=Path, required=True, metavar="OUT", help="the merged run to write")
+    merging.add_argument("--force", action="store_true", help="overwrite an existing OUT")
 
 
 def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -191,6 +197,10 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                           "each model, in the same worker: its median beside CompiledModel's")
     benching.add_argument("--no-ceiling", action="store_true", help="skip the NumPy sgemm ceiling")
     benching.add_argument("--markdown", action="store_true", help="print the table as markdown")
+    benching.add_argument("--sme2-ab", action="store_true",
+                          help="what SME2 buys: time every cell with SME2 (host) and without it (host-nosme, SME "
+                          "hidden from getauxval) on this Linux aarch64 machine, interleaved round by round; the "
+                          "speedup per cell, judged by --compare's rank test")
     _add_selection(benching, shapes_default=BENCH_SHAPES)
 
 
@@ -286,6 +296,8 @@ def _bench_inputs(args: argparse.Namespace) -> tuple[Budget, float | None, bench
         raise _Refused(f"--apis must be a comma list of {', '.join(TIMING_APIS)}, got {args.apis!r}")
     if args.fail_on and args.compare is None:
         raise _Refused("--fail-on decides against an earlier run: pass --compare OLD.json too")
+    if args.sme2_ab and (args.compare or args.sweep or args.plot or args.anchor):
+        raise _Refused("--sme2-ab compares this machine with itself: drop --compare, --sweep, --plot and --anchor")
     if args.sweep is not None and args.bundle is not None:
         raise _Refused("--sweep converts its own sizes: it needs TensorFlow, not --bundle")
     if args.plot is not None and args.sweep is None:
@@ -312,6 +324,8 @@ def _bench(args: argparse.Namespace) -> int:
         settings.ops if args.ops else ("fully_connected",), settings.recipes if args.recipes else SEED_RECIPES,
         None if args.sweep == "all" else args.sweep)
     runner = Runner(settings)
+    if args.sme2_ab:
+        return bench_ab.command(runner, cells, budget, reported, json_path=args.json, markdown=args.markdown)
     changes: list[bench_compare.Change] = []
     unmatched: list[str] = []
     try:
@@ -374,9 +388,18 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from pytest_litert.report import merge
+
+    _refuse_existing(args.json, args.force)
+    print(merge.merge_files(args.shards, args.json))
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": _export, "matrix": _matrix, "coverage": _coverage, "emulator": _emulator, "diff": _diff,
     "faults": _faults, "bench": _bench, "doctor": _doctor, "check": _check, "report": _report,
+    "merge": _merge,
 }
 
 if __name__ == "__main__":
