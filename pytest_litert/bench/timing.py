@@ -141,7 +141,7 @@ def timing_target(runner: Runner) -> TimingTarget:
     return target  # type: ignore[return-value]  # checked just above
 
 
-def _prepare(runner: Runner, cell: Cell) -> CellArtifact | CellTiming:
+def prepare(runner: Runner, cell: Cell) -> CellArtifact | CellTiming:
     """The built cell, or the untimed result that says why there is nothing to time."""
     if cell.not_produced:
         return _untimed(cell, "not produced", cell.not_produced)
@@ -191,7 +191,7 @@ def time_cells(runner: Runner, cells: list[Cell], budget: Budget,
         target = timing_target(runner)
         rounds.append([])
         for cell in cells:
-            built = prepared.setdefault(cell.id, _prepare(runner, cell))
+            built = prepared.setdefault(cell.id, prepare(runner, cell))
             result = built if isinstance(built, CellTiming) else time_artifact(cell, built, target, budget)
             rounds[-1].append(result)
             done = (round_number - 1) * len(cells) + len(rounds[-1])

@@ -141,13 +141,13 @@ def compile_library(command: Sequence[str], destination: Path) -> None:
         Path(temporary).unlink(missing_ok=True)
 
 
-def probe(path: Path, prefix: Sequence[str] = ()) -> dict[str, int | bool]:
-    """What a child Python with `path` preloaded sees: {"hwcap", "hwcap2", "loaded"}. `prefix`
-    starts this machine's programs (the emulated guest's QEMU, run/targets.py)."""
-    env = preloaded(path)
+def probe(path: Path, prefix: Sequence[str] = (), python: str = sys.executable,
+          env: Mapping[str, str] | None = None) -> dict[str, int | bool]:
+    """What a child `python` (default: this one) with `path` preloaded sees: {"hwcap", "hwcap2",
+    "loaded"}. `prefix` starts this machine's programs (the emulated guest's QEMU, run/targets.py)."""
     try:
-        done = subprocess.run([*prefix, sys.executable, "-c", _PROBE, str(path)], capture_output=True, text=True,
-                              env=env, timeout=300, check=False)
+        done = subprocess.run([*prefix, python, "-c", _PROBE, str(path)], capture_output=True, text=True,
+                              env=preloaded(path, env), timeout=300, check=False)
         seen: dict[str, int | bool] = json.loads(done.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as error:
         raise NosmeUnavailable(f"the interposer probe did not run ({error}); delete {path.parent} and retry") from None
