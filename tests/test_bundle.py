@@ -53,6 +53,10 @@ def test_the_bundle_holds_what_judging_needs(bundle: Path) -> None:
     manifest = json.loads((bundle / "manifest.json").read_text())
     commands = {m["file"]: m["benchmark_command"] for m in manifest["models"]}
     assert commands["fully_connected-fp32.tflite"].startswith("benchmark_model --graph=fully_connected-fp32.tflite")
+    assert "--enable_op_profiling=true" in commands["fully_connected-fp32.tflite"]
+    evidence = {m["file"]: m["sme2_evidence"] for m in manifest["models"]}
+    assert evidence["fully_connected-fp32.tflite"]["operator"] == "Fully Connected (NC, PF32)"
+    assert evidence["fully_connected-static_int8.tflite"]["packed_type"] == "PQS8"
 
 
 def test_export_draws_the_same_examples_for_the_same_seed(bundle: Path, tmp_path: Path, shared_cache: Path) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from pytest_litert import jobs as parallel
 from pytest_litert.judge.verdict import Verdict, active_findings, unproduced
+from pytest_litert.matrix import kernel_types
 from pytest_litert.matrix.cells import Cell, make_cell
 from pytest_litert.matrix.ops import OPS
 from pytest_litert.matrix.recipes import RECIPES
@@ -41,6 +42,20 @@ SEED_FILES = {
 # The seed's benchmark command for a phone (one thread, XNNPACK, op profiling), per model.
 BENCHMARK_COMMAND = ("benchmark_model --graph={file} --num_threads=1 --use_xnnpack=true "
                      "--enable_op_profiling=true")
+
+
+def sme2_evidence(cell: Cell) -> dict[str, str] | None:
+    """What `benchmark_model --enable_op_profiling=true` prints for this cell's layer when KleidiAI's
+    SME2 kernels run on the phone (matrix/kernel_types.py); None outside the seed's SME2 cells."""
+    if not cell.sme2:
+        return None
+    expected = kernel_types.expected_for(cell.op.op_code, cell.recipe.name, cell.shape)
+    if expected is None:
+        return {"operator": "", "packed_type": "", "note": "no expected operator is known for this form"}
+    note = expected.why or (f"an operator named {expected.operator} in the op profile means KleidiAI's "
+                            f"{expected.packed_type} kernels ran" + (" (QP8 also has NEON kernels)"
+                                                                     if expected.packed_type == "QP8" else ""))
+    return {"operator": expected.operator, "packed_type": expected.packed_type, "note": note}
 
 
 class ExportRefused(RuntimeError):
@@ -93,7 +108,7 @@ def export(settings: Settings, directory: Path, *, force: bool, seed_models: boo
         record = record_of(cell, built.inspection, built.layer(cell.op), None, seed=settings.seed)
         findings = [f.text for f in active_findings(cell, require_sme2_kernels=False)]
         manifest.append({**record, "file": name, "benchmark_command": BENCHMARK_COMMAND.format(file=name),
-                         "findings": findings})
+                         "findings": findings, "sme2_evidence": sme2_evidence(cell)})
         if not seed_model:
             entry = _store(directory, f"cells/{cell.id}", built)
             examples = _examples(runner, directory, cell, property_examples, settings.seed)
