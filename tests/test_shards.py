@@ -12,7 +12,7 @@ from pytest_litert.cli import main
 from pytest_litert.report.merge import MergeError, merge
 from pytest_litert.report.record import stored_part
 
-SELECTION = ["--litert-ops=fully_connected,conv2d,transpose_conv", "--litert-recipes=fp32,static_int8,int4",
+SELECTION = ["--litert-ops=fully_connected,transpose_conv", "--litert-recipes=fp32,static_int8,int4",
              "-k", "test_cell"]
 
 
@@ -26,11 +26,11 @@ def _run(pytester: pytest.Pytester, cache: Path, report: Path, *extra: str) -> N
 def test_merged_shards_equal_one_run(pytester: pytest.Pytester, shared_cache: Path) -> None:
     whole = pytester.path / "whole.json"
     _run(pytester, shared_cache, whole)
-    shards = [pytester.path / f"shard{group}.json" for group in (1, 2, 3)]
+    shards = [pytester.path / f"shard{group}.json" for group in (1, 2)]
     for group, shard in enumerate(shards, 1):
-        _run(pytester, shared_cache, shard, "--splits=3", f"--group={group}")
+        _run(pytester, shared_cache, shard, "--splits=2", f"--group={group}")
     sizes = [len(json.loads(shard.read_text())["cells"]) for shard in shards]
-    assert all(sizes) and sum(sizes) == 9, sizes
+    assert all(sizes) and sum(sizes) == 6, sizes
     merged_path = pytester.path / "merged.json"
     assert main(["merge", *map(str, shards), "--json", str(merged_path)]) == 0
     merged, one = (json.loads(p.read_text()) for p in (merged_path, whole))
