@@ -12,7 +12,7 @@ import pytest
 
 from pytest_litert.cli import main
 
-README = Path(__file__).parent.parent / "README.md"
+HOOKS_PAGE = Path(__file__).parent.parent / "docs" / "guide" / "your-tests.md"  # the documented conftest.py
 
 UNRELATED_TESTS = """
 import os
@@ -66,7 +66,7 @@ def test_an_unrelated_session_leaves_no_litert_files(pytester: pytest.Pytester) 
 
 
 def _readme_hook_example() -> str:
-    section = README.read_text().split("### Extension hooks", 1)[1]
+    section = HOOKS_PAGE.read_text().split("## Extension hooks", 1)[1]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
 
 
