@@ -154,6 +154,8 @@ def probe(path: Path, prefix: Sequence[str] = (), python: str = sys.executable,
     if not seen.get("loaded"):
         why = " | ".join(done.stderr.strip().splitlines()[-2:])
         raise NosmeUnavailable(f"ld.so did not preload {path} ({why or 'no message'}); delete {path.parent} and retry")
+    if not int(seen["hwcap"]):  # the real getauxval not found: every feature would be hidden, not only SME
+        raise NosmeUnavailable(f"{path} is preloaded but getauxval(AT_HWCAP) reads 0: report this")
     if int(seen["hwcap2"]) & HWCAP2_SME_BITS or int(seen["hwcap"]) & HWCAP_SME_BITS:
         raise NosmeUnavailable(f"{path} is preloaded but getauxval still reports SME ({int(seen['hwcap2']):#x}): "
                                "report this")
