@@ -27,7 +27,8 @@ from pytest_litert.model.quantization import dequantize_inputs, quantize_inputs
 from pytest_litert.run.targets import Target, host_target
 from pytest_litert.session import evaluate_cell
 
-SUPPORTED = ("FULLY_CONNECTED", "BATCH_MATMUL", "CONV_2D", "TRANSPOSE_CONV")
+SUPPORTED = ("FULLY_CONNECTED", "BATCH_MATMUL", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
+GRAPH_IO = frozenset({"QUANTIZE", "DEQUANTIZE"})  # conversions at the graph's inputs and outputs
 
 
 class ModelMismatchError(ValueError):
@@ -91,30 +92,59 @@ def infer_recipe(inspection: ModelInspection, op_code: str) -> str:
 
 
 def infer_cell(inspection: ModelInspection, model: Any) -> tuple[Cell, LayerWeights, dict[str, str]]:
-    main = [code for code in inspection.op_codes if code in SUPPORTED]
-    others = sorted(set(inspection.op_codes) - set(SUPPORTED) - {"DEQUANTIZE", "QUANTIZE"})
-    if len(main) != 1 or others:
-        raise ModelMismatchError(
-            f"check() judges single-layer models of {', '.join(SUPPORTED)}; this model has "
-            f"{', '.join(inspection.op_codes) or 'no operators'}"
-        )
+    op_code = _main_op_code(inspection)
     layers = [layer for layer in model.layers if layer.__class__.__name__ != "InputLayer"]
     if len(layers) != 1:
         raise ModelMismatchError(f"the Keras model must have one layer besides its inputs; it has "
                                  f"{[layer.__class__.__name__ for layer in layers]}")
     layer = layers[0]
-    op_name, shape = _op_and_shape(layer, [tuple(int(d) for d in t.shape) for t in model.inputs])
+    op_name, shape = _op_and_shape(layer, _input_shapes(model, inspection))
     op = OPS[op_name]
-    if op.op_code != main[0]:
+    if op.op_code != op_code:
         raise ModelMismatchError(f"the Keras layer {layer.__class__.__name__} becomes {op.op_code}, "
-                                 f"but the .tflite holds {main[0]}")
-    cell = make_cell(op, RECIPES[infer_recipe(inspection, main[0])], shape)
+                                 f"but the .tflite holds {op_code}")
+    cell = make_cell(op, RECIPES[infer_recipe(inspection, op_code)], shape)
     _check_signature(cell, inspection)
     values = layer.get_weights()
     weights = LayerWeights(np.asarray(values[0], np.float32) if values else None,
                            np.asarray(values[1], np.float32) if len(values) > 1 else None)
     names = dict(zip(op.input_shapes(shape), (t.name for t in model.inputs), strict=False))
     return cell, weights, names
+
+
+def _main_op_code(inspection: ModelInspection) -> str:
+    """The one operator of a single-layer model; the other operators must be part of its layer
+    (model/layer.py: DEQUANTIZE of its constants, the RESHAPE wrap of a dynamic batch and its
+    shape arithmetic) or convert the graph's inputs and outputs."""
+    main = [code for code in inspection.op_codes if code in SUPPORTED]
+    layer = main_layer(inspection, main[0]) if len(main) == 1 else None
+    outside = [op.op_code for op in inspection.operators
+               if layer is not None and op.index not in layer.operators and op.op_code not in GRAPH_IO]
+    if layer is None or outside:
+        extra = f" ({', '.join(sorted(set(outside)))} outside the layer)" if outside else ""
+        raise ModelMismatchError(
+            f"check() judges single-layer models of {', '.join(SUPPORTED)}; this model has "
+            f"{', '.join(inspection.op_codes) or 'no operators'}{extra}"
+        )
+    return main[0]
+
+
+def _input_shapes(model: Any, inspection: ModelInspection) -> list[tuple[int, ...]]:
+    """The Keras model's input shapes, a dynamic dimension (None) taken from the .tflite
+    input of the same rank whose other dimensions match (the converter stores 1)."""
+    stored = [tuple(inspection.tensors[i].shape) for i in inspection.inputs]
+    shapes = []
+    for tensor in model.inputs:
+        dims = tuple(None if d is None else int(d) for d in tensor.shape)
+        if None not in dims:
+            shapes.append(tuple(int(d) for d in dims if d is not None))
+            continue
+        match = next((s for s in stored if len(s) == len(dims)
+                      and all(d is None or d == have for d, have in zip(dims, s, strict=True))), None)
+        if match is None:
+            raise ModelMismatchError(f"the Keras input {tensor.name!r} {dims} matches no .tflite input {stored}")
+        shapes.append(match)
+    return shapes
 
 
 def signature_names(cell: Cell, inspection: ModelInspection) -> dict[str, str]:
@@ -138,23 +168,38 @@ def _op_and_shape(layer: Any, input_shapes: list[tuple[int, ...]]) -> tuple[str,
     first = input_shapes[0]
     if kind == "Dense" and len(first) == 2:
         return "fully_connected", LayerShape(m=first[0], k=first[1], n=int(config["units"]))
-    if kind in ("Conv2D", "Conv2DTranspose"):
-        kernel, stride, dilation = (config["kernel_size"][0], config["strides"][0],
-                                    config.get("dilation_rate", (1,))[0])
-        shape = LayerShape(batch=first[0], height=first[1], width=first[2], k=first[3],
-                           n=int(config["filters"]), kernel=int(kernel), stride=int(stride),
-                           dilation=int(dilation), padding=config["padding"])
-        if kind == "Conv2DTranspose":
-            return "transpose_conv", shape
-        return ("conv2d_pointwise" if kernel == 1 and stride == 1 else "conv2d"), shape
+    if kind == "Dense" and len(first) == 3:  # (batch, sequence, features): a transformer's FC
+        return "fully_connected_3d", LayerShape(batch=first[0], m=first[1], k=first[2], n=int(config["units"]))
+    if kind in ("Conv2D", "Conv2DTranspose", "DepthwiseConv2D"):
+        return _convolution(kind, config, first)
     if len(input_shapes) == 2 and len(first) == 3:
         return "batch_matmul", LayerShape(batch=first[0], m=first[1], k=first[2], n=input_shapes[1][2])
     constants = [tuple(int(d) for d in weight.shape) for weight in layer.weights]
     if len(input_shapes) == 1 and len(first) == 3 and len(constants) == 1 and len(constants[0]) == 3:
         return "batch_matmul_const", LayerShape(batch=first[0], m=first[1], k=first[2], n=constants[0][2])
-    raise ModelMismatchError(f"check() knows Dense, Conv2D, Conv2DTranspose, a two-input matmul and a matmul "
-                             f"with one 3-D constant; "
+    raise ModelMismatchError(f"check() knows Dense (on 2-D or 3-D inputs), Conv2D, DepthwiseConv2D, "
+                             f"Conv2DTranspose, a two-input matmul and a matmul with one 3-D constant; "
                              f"got {kind} on inputs {input_shapes}")
+
+
+def _convolution(kind: str, config: dict[str, Any], first: tuple[int, ...]) -> tuple[str, LayerShape]:
+    """Conv2D, DepthwiseConv2D (n = channels x depth multiplier) or Conv2DTranspose; the
+    matrix's shapes have square kernels, strides and dilations."""
+    pairs = {name: tuple(int(v) for v in config.get(name, (1, 1))) for name in ("kernel_size", "strides",
+                                                                              "dilation_rate")}
+    uneven = [f"{name}={value}" for name, value in pairs.items() if len(set(value)) > 1]
+    if uneven:
+        raise ModelMismatchError(f"check() models square kernels, strides and dilations; {kind} has "
+                                 f"{', '.join(uneven)}")
+    kernel, stride, dilation = (pairs[name][0] for name in ("kernel_size", "strides", "dilation_rate"))
+    n = first[3] * int(config["depth_multiplier"]) if kind == "DepthwiseConv2D" else int(config["filters"])
+    shape = LayerShape(batch=first[0], height=first[1], width=first[2], k=first[3], n=n, kernel=kernel,
+                       stride=stride, dilation=dilation, padding=config["padding"])
+    if kind == "Conv2DTranspose":
+        return "transpose_conv", shape
+    if kind == "DepthwiseConv2D":
+        return "depthwise_conv2d", shape
+    return ("conv2d_pointwise" if kernel == 1 and stride == 1 else "conv2d"), shape
 
 
 def _check_signature(cell: Cell, inspection: ModelInspection) -> None:

@@ -15,6 +15,9 @@ construction, not a measured rate:
   (or the numeric bound) can show it: not guaranteed by construction (6 of 7 at seed 0, the
   miss is batch_matmul_const-int4_weight_only); the floor is one half. scale*1.10 moves it
   0.7 steps, past the allowance of 0.55 (half the larger step), so it stays always caught.
+- a cell whose numbers are a known finding (depthwise_conv2d-dynamic_int8_per_tensor: LiteRT
+  computes garbage, matrix/cells.py) cannot show a fault in its outputs; only the stored
+  constants can, so a fused RELU there is not counted.
 """
 
 from __future__ import annotations
@@ -45,9 +48,16 @@ def _int4_small_scale(outcome: Outcome) -> bool:
     return outcome.mutant.kind == "scale*1.02" and outcome.cell.recipe.weight_dtype == "INT4"
 
 
+def _outputs_unjudged(outcome: Outcome) -> bool:
+    """An output-only fault on a cell whose numeric checks are all a known finding."""
+    waived = {f.attribute for f in outcome.cell.findings if not f.observed}
+    return outcome.mutant.kind == "fused-relu" and {"xnnpack vs keras", "reference vs keras"} <= waived
+
+
 @pytest.mark.parametrize("kind", ALWAYS_CAUGHT)
 def test_kind_is_always_detected(outcomes: tuple[list[Outcome], list[str]], kind: str) -> None:
-    of_kind = [o for o in outcomes[0] if o.mutant.kind == kind and not _int4_small_scale(o)]
+    of_kind = [o for o in outcomes[0] if o.mutant.kind == kind and not _int4_small_scale(o)
+               and not _outputs_unjudged(o)]
     assert of_kind, f"no {kind} mutants were made"
     missed = [f"{o.cell.id}: {o.mutant.description} -> {o.note}" for o in of_kind if not o.detected]
     assert missed == []

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_litert.matrix.ops import LayerShape, OpSpec
+from pytest_litert.matrix.ops import LayerShape, OpSpec, depth_multiplier
 from pytest_litert.model.artifact import Arrays, LayerWeights
 
 
@@ -51,9 +51,7 @@ def random_weights(op: OpSpec, shape: LayerShape, rng: np.random.Generator,
         return LayerWeights(kernel=None, bias=None)
     scale = 1.0 / np.sqrt(op.reduction_length(shape) / 4.0)
     kernel = rng.uniform(-1.0, 1.0, op.weight_shape(shape)) * scale
-    channel_axis = 2 if op.name == "transpose_conv" else kernel.ndim - 1
-    per_channel = [1] * kernel.ndim
-    per_channel[channel_axis] = kernel.shape[channel_axis]
+    per_channel = _output_channel_shape(op, kernel.shape)
     if style == "one-sign-channels":
         kernel = np.abs(kernel) * rng.choice(np.array([-1.0, 1.0]), per_channel)
     elif style == "mixed-scales":
@@ -65,6 +63,16 @@ def random_weights(op: OpSpec, shape: LayerShape, rng: np.random.Generator,
         return LayerWeights(kernel=kernel, bias=None)
     bias = rng.uniform(-0.5, 0.5, (shape.n,)).astype(np.float32)
     return LayerWeights(kernel=kernel, bias=bias)
+
+
+def _output_channel_shape(op: OpSpec, kernel_shape: tuple[int, ...]) -> list[int]:
+    """A shape that broadcasts one value per output channel over the Keras kernel: its last
+    axis, TRANSPOSE_CONV's third, and a depthwise kernel's (input channel, multiplier) pair."""
+    per_channel = [1] * len(kernel_shape)
+    axes = {"TRANSPOSE_CONV": (2,), "DEPTHWISE_CONV_2D": (2, 3)}.get(op.op_code, (len(kernel_shape) - 1,))
+    for axis in axes:
+        per_channel[axis] = kernel_shape[axis]
+    return per_channel
 
 
 def random_inputs(op: OpSpec, shape: LayerShape, rng: np.random.Generator) -> Arrays:
@@ -96,7 +104,7 @@ def build_model(op: OpSpec, shape: LayerShape, weights: LayerWeights) -> Any:
 
 def _make_layer(keras: Any, op: OpSpec, shape: LayerShape) -> Any:
     layers = keras.layers
-    if op.name == "fully_connected":
+    if op.op_code == "FULLY_CONNECTED":  # on a 2-D or a 3-D input alike
         return layers.Dense(shape.n, name="dense")
     if op.name == "batch_matmul":
         return _matmul_layer(keras)
@@ -105,6 +113,11 @@ def _make_layer(keras: Any, op: OpSpec, shape: LayerShape) -> Any:
     if op.name == "transpose_conv":
         return layers.Conv2DTranspose(
             shape.n, shape.kernel, strides=shape.stride, padding=shape.padding, name="tconv"
+        )
+    if op.op_code == "DEPTHWISE_CONV_2D":
+        return layers.DepthwiseConv2D(
+            shape.kernel, strides=shape.stride, padding=shape.padding, depth_multiplier=depth_multiplier(shape),
+            dilation_rate=shape.dilation, name="depthwise",
         )
     return layers.Conv2D(
         shape.n,

@@ -29,9 +29,11 @@ Kinds, and what each one changes:
       (fp16 rounded), in whole bias steps (at least one) for INT32/INT64 biases.
   weights-transposed  A layout bug: two equal weight axes are transposed in place (FC
       (out, in) when square, BATCH_MATMUL (k, n) when square, the kernel's H and W when
-      H == W > 1); otherwise two output channels swap their data (scales stay put).
+      H == W > 1, also a depthwise filter's); otherwise two output channels swap their data
+      along the operator's channel axis (scales stay put).
   fused-relu  The operator's fused activation NONE -> RELU (anything else -> NONE), where
-      its options have one (FULLY_CONNECTED, CONV_2D, TRANSPOSE_CONV; not BATCH_MATMUL).
+      its options have one (FULLY_CONNECTED, CONV_2D, DEPTHWISE_CONV_2D, TRANSPOSE_CONV;
+      not BATCH_MATMUL).
   mantissa-bit  The largest-|w| float weight has mantissa bit 20 (FLOAT32) or bit 7
       (FLOAT16, the same 2^-3 place) flipped: a 6-12% change of the largest weight.
 
@@ -49,6 +51,7 @@ import flatbuffers  # type: ignore[import-untyped]
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
+from pytest_litert.matrix.ops import INPUT_POSITIONS
 from pytest_litert.model.flatbuffer import TensorInfo, inspect_model
 from pytest_litert.model.layer import main_layer
 
@@ -281,7 +284,7 @@ def _transposed(layer: _Layer, seed: int) -> str | None:
         mutated = np.swapaxes(values, *axes).copy()
         text = f"weight {_label(tensor)} {shape}: axes {axes} transposed in place"
     else:
-        channel_axis = len(shape) - 1 if layer.op_code == "BATCH_MATMUL" else 0
+        channel_axis = INPUT_POSITIONS[layer.op_code].channel_axis
         count = shape[channel_axis]
         if count < 2:
             return None

@@ -6,10 +6,11 @@ import numpy as np
 
 from pytest_litert.judge import tolerance
 from pytest_litert.judge.checks import Check
+from pytest_litert.judge.layer_math import keras_kernel
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.flatbuffer import ModelInspection, TensorInfo
 from pytest_litert.model.layer import MainLayer
-from pytest_litert.model.quantization import dequantize_constant, to_keras_layout
+from pytest_litert.model.quantization import dequantize_constant
 
 
 def constants_check(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, kernel: np.ndarray | None,
@@ -57,4 +58,4 @@ def _quantization_allowance(tensor: TensorInfo, inspection: ModelInspection) -> 
 
 
 def _keras_layout(cell: Cell, name: str, values: np.ndarray) -> np.ndarray:
-    return values if name == "bias" else to_keras_layout(cell.op.op_code, values)
+    return values if name == "bias" else keras_kernel(cell.op, cell.shape, values)

@@ -11,7 +11,8 @@ Modelled, per what LiteRT's reference kernels do (measured: agreement to ~1e-7):
 - dynamic int8 / int4: weights dequantized from the file; inputs quantized at run time to
   int8 per row (FULLY_CONNECTED, BATCH_MATMUL: asymmetric if the op's
   asymmetric_quantize_inputs is set, else symmetric) or per image (CONV_2D: asymmetric
-  with per-channel weights, symmetric with a single scale; TRANSPOSE_CONV: asymmetric),
+  with per-channel weights, symmetric with a single scale; TRANSPOSE_CONV and
+  DEPTHWISE_CONV_2D: asymmetric),
   with each kernel's own float32 or double arithmetic so
   rounding ties match, then float arithmetic.
 - fp32 / fp16 / weight-only int4: the file's weights (fp16 ones widened, int4 ones
@@ -26,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from pytest_litert.judge import tolerance
-from pytest_litert.judge.layer_math import apply
+from pytest_litert.judge.layer_math import apply, keras_kernel
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.flatbuffer import ModelInspection, TensorInfo
 from pytest_litert.model.layer import MainLayer
-from pytest_litert.model.quantization import dequantize_constant, to_keras_layout
+from pytest_litert.model.quantization import dequantize_constant
 
 _CLAMPS = {"NONE": (-np.inf, np.inf), "RELU": (0.0, np.inf), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
 
@@ -51,9 +52,9 @@ class NumpyOutput:
 def evaluate(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, model_inputs: dict[str, np.ndarray],
              input_index: dict[str, int]) -> NumpyOutput:
     """The model in NumPy on the same inputs LiteRT gets (`input_index`: name -> tensor)."""
-    if layer is None or len(inspection.operators) - inspection.op_codes.count("DEQUANTIZE") != 1:
-        raise Unmodelled(f"models one {cell.expected.op_code} (plus DEQUANTIZE); the file has "
-                         f"{', '.join(inspection.op_codes)}")
+    if layer is None or any(op.index not in layer.operators for op in inspection.operators):
+        raise Unmodelled(f"models one {cell.expected.op_code} layer (plus the DEQUANTIZE of its constants and "
+                         f"a RESHAPE wrap); the file has {', '.join(inspection.op_codes)}")
     if layer.operator.adjoint or layer.fused_activation not in _CLAMPS:
         raise Unmodelled(f"adj_x/adj_y or fused activation {layer.fused_activation} is not modelled")
     data = inspection.tensors[input_index["x"]]
@@ -68,7 +69,7 @@ def _weights(cell: Cell, inspection: ModelInspection, layer: MainLayer,
              model_inputs: dict[str, np.ndarray]) -> np.ndarray:
     if not cell.op.constant_weights:
         return model_inputs["y"].astype(np.float64)
-    return to_keras_layout(cell.op.op_code, dequantize_constant(inspection, layer.weights))
+    return keras_kernel(cell.op, cell.shape, dequantize_constant(inspection, layer.weights))
 
 
 def _bias(inspection: ModelInspection, layer: MainLayer) -> np.ndarray | float:
@@ -89,7 +90,7 @@ def _dynamic(cell: Cell, inspection: ModelInspection, layer: MainLayer, x: np.nd
     rows = (-1,) if cell.op.op_code in ("FULLY_CONNECTED", "BATCH_MATMUL") else tuple(range(1, x.ndim))
     asymmetric = layer.operator.asymmetric_inputs or _asymmetric_by_kernel(cell.op.op_code, layer.weights)
     x_deq, ties = _quantize_rows(x, rows, asymmetric=asymmetric, double=cell.op.op_code == "BATCH_MATMUL")
-    w = to_keras_layout(cell.op.op_code, dequantize_constant(inspection, layer.weights))
+    w = keras_kernel(cell.op, cell.shape, dequantize_constant(inspection, layer.weights))
     bias = _bias(inspection, layer)
     value = _clamp(apply(cell.op, cell.shape, x_deq, w) + bias, layer)
     magnitude = apply(cell.op, cell.shape, np.abs(x_deq), np.abs(w)) + np.abs(bias)
@@ -107,8 +108,9 @@ def _asymmetric_by_kernel(op_code: str, weights: TensorInfo) -> bool:
     AsymmetricQuantizeFloats per batch) does, and Prepare takes that path only when the filter
     has more than one scale and they are not all equal; else EvalHybrid quantizes each batch
     symmetrically (SymmetricQuantizeFloats). TRANSPOSE_CONV: asymmetric (measured, also with
-    one scale)."""
-    if op_code == "TRANSPOSE_CONV":
+    one scale). DEPTHWISE_CONV_2D (depthwise_conv.cc): its only hybrid path,
+    EvalHybridPerChannel, quantizes each batch asymmetrically (measured)."""
+    if op_code in ("TRANSPOSE_CONV", "DEPTHWISE_CONV_2D"):
         return True
     return op_code == "CONV_2D" and len(set(weights.scales)) > 1
 
@@ -165,7 +167,8 @@ def _static(cell: Cell, inspection: ModelInspection, layer: MainLayer,
         w_tensor = layer.weights
         w_zero = np.asarray(w_tensor.zero_points or [0], np.float64)
         w = inspection.constant_values(w_tensor).astype(np.float64)
-        w = to_keras_layout(cell.op.op_code, w - (w_zero[0] if w_zero.size == 1 else _per_channel(w_zero, w, w_tensor)))
+        w = keras_kernel(cell.op, cell.shape,
+                         w - (w_zero[0] if w_zero.size == 1 else _per_channel(w_zero, w, w_tensor)))
     else:
         w_tensor = inspection.tensors[input_index["y"]]
         w = model_inputs["y"].astype(np.float64) - w_tensor.zero_points[0]

@@ -18,9 +18,12 @@ Padding = Literal["same", "valid"]
 class LayerShape:
     """Dimensions of one single-layer model.
 
-    batch, m, k, n: matrix products (rows, reduction length, output columns).
-    For convolutions k is the input channel count and n the filter count, and
-    height x width is the input image.
+    batch, m, k, n: matrix products (rows, reduction length, output columns); a 3-D
+    fully connected layer reads (batch, m, k) as (batch, sequence, features).
+    For convolutions k is the input channel count and n the output channel count, and
+    height x width is the input image. A depthwise convolution's n is k times its depth
+    multiplier (its output channels, the weights' channel axis in the file), so the
+    multiplier needs no field of its own and every existing shape keeps its cache key.
     """
 
     batch: int = 1
@@ -51,10 +54,12 @@ class InputPositions:
 
 # Per TFLite operator: which input is data, weights, bias. TRANSPOSE_CONV takes
 # (output_shape, weights, data, bias); BATCH_MATMUL has no bias input and its constant
-# (batch, k, n) has its output channels last.
+# (batch, k, n) has its output channels last; DEPTHWISE_CONV_2D stores its filter
+# (1, kh, kw, k * multiplier), output channels last (measured: quantized_dimension 3).
 INPUT_POSITIONS: dict[str, InputPositions] = {
     "FULLY_CONNECTED": InputPositions(),
     "CONV_2D": InputPositions(),
+    "DEPTHWISE_CONV_2D": InputPositions(channel_axis=3),
     "BATCH_MATMUL": InputPositions(bias=None, channel_axis=2),
     "TRANSPOSE_CONV": InputPositions(data=2, weights=1, bias=3),
 }
@@ -75,11 +80,16 @@ class OpSpec:
     def positions(self) -> InputPositions:
         return INPUT_POSITIONS[self.op_code]
 
+    @property
+    def matrix_product(self) -> bool:
+        """FULLY_CONNECTED (2-D or 3-D input) or BATCH_MATMUL: one reduction over k, no taps."""
+        return self.op_code in ("FULLY_CONNECTED", "BATCH_MATMUL")
+
     def input_shapes(self, shape: LayerShape) -> dict[str, tuple[int, ...]]:
         """Runtime inputs by name (the converter sorts inputs by name: see DESIGN.md)."""
         if self.name == "fully_connected":
             return {"x": (shape.m, shape.k)}
-        if self.name.startswith("batch_matmul"):
+        if self.matrix_product:
             lhs: dict[str, tuple[int, ...]] = {"x": (shape.batch, shape.m, shape.k)}
             if self.constant_weights:
                 return lhs
@@ -88,26 +98,34 @@ class OpSpec:
 
     def weight_shape(self, shape: LayerShape) -> tuple[int, ...]:
         """The Keras-side weight array (kernel layout as Keras stores it)."""
-        if self.name == "fully_connected":
+        if self.op_code == "FULLY_CONNECTED":
             return (shape.k, shape.n)
-        if self.name.startswith("batch_matmul"):
+        if self.op_code == "BATCH_MATMUL":
             return (shape.batch, shape.k, shape.n)
-        if self.name == "transpose_conv":
+        if self.op_code == "TRANSPOSE_CONV":
             return (shape.kernel, shape.kernel, shape.n, shape.k)
+        if self.op_code == "DEPTHWISE_CONV_2D":
+            return (shape.kernel, shape.kernel, shape.k, depth_multiplier(shape))
         return (shape.kernel, shape.kernel, shape.k, shape.n)
 
     def weight_count(self, shape: LayerShape) -> int:
         return math.prod(self.weight_shape(shape))
 
     def reduction_length(self, shape: LayerShape) -> int:
-        """K in the error bounds: the most products summed into one output element."""
-        if self.name in ("fully_connected",) or self.name.startswith("batch_matmul"):
+        """K in the error bounds: the most products summed into one output element (a
+        depthwise output channel reads one input channel: its kernel taps only)."""
+        if self.matrix_product:
             return shape.k
+        if self.op_code == "DEPTHWISE_CONV_2D":
+            return shape.kernel * shape.kernel
         return shape.kernel * shape.kernel * shape.k
 
     def describe(self, shape: LayerShape) -> str:
         values = shape.as_dict()
-        return " ".join(f"{name}={values[name]}" for name in self.fields)
+        text = " ".join(f"{name}={values[name]}" for name in self.fields)
+        if self.op_code == "DEPTHWISE_CONV_2D":
+            text += f" depth_multiplier={depth_multiplier(shape)}"
+        return text
 
     def validate(self, shape: LayerShape) -> None:
         """Raise ValueError naming the bad dimension; the converter's own errors are cryptic."""
@@ -120,13 +138,28 @@ class OpSpec:
             raise ValueError(f"{self.name}: padding={shape.padding!r} must be 'same' or 'valid'")
         if shape.stride > 1 and shape.dilation > 1:
             raise ValueError(f"{self.name}: Keras cannot combine stride > 1 with dilation > 1")
-        if self.name.startswith("conv2d") and shape.padding == "valid":
+        if self.op_code == "DEPTHWISE_CONV_2D" and shape.n % shape.k:
+            raise ValueError(f"{self.name}: n={shape.n} output channels must be k={shape.k} times the "
+                             "depth multiplier")
+        if self.op_code in ("CONV_2D", "DEPTHWISE_CONV_2D") and shape.padding == "valid":
             reach = (shape.kernel - 1) * shape.dilation + 1
             if reach > min(shape.height, shape.width):
                 raise ValueError(
                     f"{self.name}: kernel reach {reach} exceeds the {shape.height}x{shape.width} "
                     "input with padding='valid'"
                 )
+
+
+def depth_multiplier(shape: LayerShape) -> int:
+    """A depthwise convolution's output channels per input channel (n = k * multiplier)."""
+    return max(shape.n // shape.k, 1)
+
+
+def depthwise_shape(height: int, width: int, k: int, multiplier: int, kernel: int, *, stride: int = 1,
+                    dilation: int = 1, padding: Padding = "same", batch: int = 1) -> LayerShape:
+    """A depthwise convolution's shape by its depth multiplier rather than its output count."""
+    return LayerShape(batch=batch, height=height, width=width, k=k, n=k * multiplier, kernel=kernel,
+                      stride=stride, dilation=dilation, padding=padding)
 
 
 OPS: dict[str, OpSpec] = {
@@ -138,6 +171,13 @@ OPS: dict[str, OpSpec] = {
             "Keras Dense on an (m, k) input",
             LayerShape(m=8, k=64, n=64),
             ("m", "k", "n"),
+        ),
+        OpSpec(
+            "fully_connected_3d",
+            "FULLY_CONNECTED",
+            "Keras Dense on a (batch, sequence, features) input: a transformer's fully connected layer",
+            LayerShape(batch=2, m=16, k=64, n=64),
+            ("batch", "m", "k", "n"),
         ),
         OpSpec(
             "batch_matmul",
@@ -174,6 +214,13 @@ OPS: dict[str, OpSpec] = {
             "Keras Conv2DTranspose",
             LayerShape(batch=1, height=6, width=6, k=16, n=32, kernel=3, stride=2, padding="same"),
             ("batch", "height", "width", "k", "n", "kernel", "stride", "padding"),
+        ),
+        OpSpec(
+            "depthwise_conv2d",
+            "DEPTHWISE_CONV_2D",
+            "Keras DepthwiseConv2D, k x k kernel, depth multiplier n/k, strides, dilation and SAME/VALID padding",
+            depthwise_shape(9, 9, 64, 2, 3, stride=2),
+            ("batch", "height", "width", "k", "n", "kernel", "stride", "dilation", "padding"),
         ),
     )
 }

@@ -4,7 +4,8 @@ Following hypothesis's API style: plural nouns, keyword-only bounds, InvalidArgu
 bounds. Shapes lean towards the sizes where tiled kernels break: just around multiples of
 16, 32 and 64 (SME2 tiles are vector-length multiples), and tiny odd sizes; and towards the
 boundary families the thorough profile found oracle defects in (BOUNDARY_FAMILIES): one output
-channel, a 1x1 input under a larger kernel, reductions longer than 1/u16 = 2048 terms.
+channel, a 1x1 input under a larger kernel, reductions longer than 1/u16 = 2048 terms (a
+depthwise layer reaches the 1x1 input only). A depthwise shape keeps n a multiple of k.
 BOUNDARY_EXAMPLES pins one shape of each family per operator, for explicit examples.
 """
 
@@ -19,7 +20,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from pytest_litert.matrix.ops import OPS, LayerShape, OpSpec, Padding
+from pytest_litert.matrix.ops import OPS, LayerShape, OpSpec, Padding, depthwise_shape
 
 if TYPE_CHECKING:
     from pytest_litert.matrix.cells import Cell
@@ -73,12 +74,13 @@ def layer_shapes(op: str | OpSpec, *, min_weights: int = 1024, max_weights: int 
         if spec.name == "fully_connected":
             shape = LayerShape(m=draw(dimensions(max_value=max_dim)), k=draw(dimensions(max_value=max_dim)),
                                n=draw(dimensions(max_value=max_dim)))
-        elif spec.name.startswith("batch_matmul"):
+        elif spec.matrix_product:  # (batch, m, k): BATCH_MATMUL and the 3-D FULLY_CONNECTED
             shape = LayerShape(batch=draw(st.integers(1, 4)), m=draw(dimensions(max_value=max_dim)),
                                k=draw(dimensions(max_value=max_dim)), n=draw(dimensions(max_value=max_dim)))
         else:
             shape = draw(_convolution_shapes(spec, max_dim, max_kernel))
-        family = draw(st.sampled_from((None,) * 5 + BOUNDARY_FAMILIES)) if boundaries else None
+        families = _families(spec)
+        family = draw(st.sampled_from((None,) * 5 + families)) if boundaries and families else None
         if family is not None:
             shape = draw(_at_boundary(spec, shape, family, max_kernel))
         if family != ONE_CHANNEL:
@@ -95,6 +97,13 @@ def layer_shapes(op: str | OpSpec, *, min_weights: int = 1024, max_weights: int 
     return draw_shape()
 
 
+def _families(spec: OpSpec) -> tuple[str, ...]:
+    """The boundary families an operator can reach with enough weights: a depthwise layer has
+    one output channel only with one input channel (under 1024 weights) and reduces over its
+    kernel taps only (at most 25 terms), so only the tiny input applies to it."""
+    return (TINY_INPUT,) if spec.op_code == "DEPTHWISE_CONV_2D" else BOUNDARY_FAMILIES
+
+
 def _convolution_shapes(spec: OpSpec, max_dim: int, max_kernel: int) -> st.SearchStrategy[LayerShape]:
     @st.composite
     def draw_shape(draw: st.DrawFn) -> LayerShape:
@@ -105,8 +114,10 @@ def _convolution_shapes(spec: OpSpec, max_dim: int, max_kernel: int) -> st.Searc
         padding: Padding = "valid" if pointwise else draw(st.sampled_from(("same", "valid")))
         reach = (kernel - 1) * dilation + 1
         side = st.integers(reach if padding == "valid" else 1, max(reach, 12))
-        return LayerShape(batch=draw(st.integers(1, 2)), height=draw(side), width=draw(side),
-                          k=draw(dimensions(max_value=max_dim)), n=draw(dimensions(max_value=max_dim)),
+        k = draw(dimensions(max_value=max_dim))
+        # a depthwise layer's n is k times its depth multiplier (matrix/ops.py)
+        n = k * draw(st.integers(1, 4)) if spec.op_code == "DEPTHWISE_CONV_2D" else draw(dimensions(max_value=max_dim))
+        return LayerShape(batch=draw(st.integers(1, 2)), height=draw(side), width=draw(side), k=k, n=n,
                           kernel=kernel, stride=stride, dilation=dilation, padding=padding)
 
     return draw_shape()
@@ -119,14 +130,13 @@ def _at_boundary(spec: OpSpec, shape: LayerShape, family: str, max_kernel: int) 
     def draw_shape(draw: st.DrawFn) -> LayerShape:
         if family == ONE_CHANNEL:
             return dataclasses.replace(shape, n=1)
-        convolution = spec.name in ("conv2d", "transpose_conv")
+        convolution = spec.name in ("conv2d", "transpose_conv", "depthwise_conv2d")
         if family == TINY_INPUT and convolution and max_kernel >= 2:
             return dataclasses.replace(shape, height=1, width=1, kernel=draw(st.integers(2, max_kernel)),
                                        stride=1, dilation=1, padding="same")
         if family == LONG_REDUCTION:
             terms = draw(st.integers(FP16_TERMS + 1, FP16_TERMS + 1024))
-            taps = 1 if spec.name in ("fully_connected", "conv2d_pointwise") or spec.name.startswith(
-                "batch_matmul") else shape.kernel * shape.kernel
+            taps = 1 if spec.matrix_product or spec.name == "conv2d_pointwise" else shape.kernel * shape.kernel
             return dataclasses.replace(shape, k=math.ceil(terms / taps), n=draw(st.integers(1, 8)),
                                        batch=min(shape.batch, 2))
         return shape
@@ -143,9 +153,14 @@ def _enough_inputs(spec: OpSpec, shape: LayerShape, min_weights: int) -> LayerSh
 
 
 def _enough_weights(spec: OpSpec, shape: LayerShape, min_weights: int, max_dim: int) -> LayerShape:
-    """Grow the output dimension until the layer has min_weights constants (if it can)."""
+    """Grow the output dimension until the layer has min_weights constants (if it can); a
+    depthwise layer grows its input channels, keeping its depth multiplier."""
     if not spec.constant_weights or spec.weight_count(shape) >= min_weights:
         return shape
+    if spec.op_code == "DEPTHWISE_CONV_2D":
+        multiplier = shape.n // shape.k
+        k = min(max(shape.k, math.ceil(min_weights / (shape.kernel**2 * multiplier))), max(max_dim, shape.k) * 8)
+        return dataclasses.replace(shape, k=k, n=k * multiplier)
     per_output = spec.weight_count(shape) // shape.n
     n = min(max(shape.n, math.ceil(min_weights / per_output)), max(max_dim, shape.n) * 8)
     return dataclasses.replace(shape, n=n)
@@ -223,6 +238,7 @@ def _same(height: int, width: int, k: int, n: int, kernel: int) -> LayerShape:
 BOUNDARY_EXAMPLES = (
     BoundaryExample(ONE_CHANNEL, {
         "fully_connected": LayerShape(m=8, k=1024, n=1),
+        "fully_connected_3d": LayerShape(batch=2, m=4, k=1024, n=1),
         "batch_matmul": LayerShape(batch=1, m=8, k=64, n=1),
         "batch_matmul_const": LayerShape(batch=1, m=8, k=1024, n=1),
         "conv2d_pointwise": LayerShape(height=4, width=4, k=1024, n=1),
@@ -232,9 +248,11 @@ BOUNDARY_EXAMPLES = (
     BoundaryExample(TINY_INPUT, {
         "conv2d": _same(1, 1, 82, 1, 5),
         "transpose_conv": _same(1, 1, 64, 1, 4),
+        "depthwise_conv2d": depthwise_shape(1, 1, 128, 1, 5),
     }),
     BoundaryExample(LONG_REDUCTION, {
         "fully_connected": LayerShape(m=4, k=3000, n=16),
+        "fully_connected_3d": LayerShape(batch=2, m=3, k=2100, n=8),
         "batch_matmul": LayerShape(batch=1, m=4, k=2100, n=8),
         "batch_matmul_const": LayerShape(batch=1, m=4, k=2100, n=8),
         "conv2d_pointwise": LayerShape(height=2, width=2, k=2100, n=4),
