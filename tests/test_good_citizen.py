@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_litert.cli import main
+from pytest_litert.settings import TARGETS
 
 HOOKS_PAGE = Path(__file__).parent.parent / "docs" / "guide" / "your-tests.md"  # the documented conftest.py
 
@@ -93,8 +94,7 @@ def test_an_unknown_target_names_the_ones_hooks_added(pytester: pytest.Pytester)
     pytester.makeconftest(_readme_hook_example())
     result = pytester.runpytest("--litert-target=my-phone")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*unknown target 'my-phone'; valid: host, inprocess, qemu-sme2, qemu-nosme, "
-                                 "my-board*"])
+    result.stderr.fnmatch_lines([f"*unknown target 'my-phone'; valid: {', '.join(TARGETS)}, my-board*"])
 
 
 def test_export_prints_one_line_per_file_and_nothing_from_tensorflow(

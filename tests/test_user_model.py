@@ -50,7 +50,7 @@ def test_litert_model_option_runs_each_model(pytester: pytest.Pytester, seed_mod
     models = [f"--litert-model={seed_models / f'{name}.tflite'}" for name in SEED_MODELS]
     result = pytester.runpytest(*models, f"--litert-reference={seed_models / 'fc.keras'}", "-v")
     result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines(["*test_user_model[[]fc_static_int8.tflite[]]*PASSED*"])
+    result.stdout.fnmatch_lines(["*fc_static_int8.tflite::check PASSED*"])
 
 
 def test_missing_model_file_is_a_usage_error(pytester: pytest.Pytester) -> None:

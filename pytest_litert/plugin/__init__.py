@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_litert.matrix.cells import Cell
-from pytest_litert.plugin import hookspecs, options, profiles, state
+from pytest_litert.plugin import hookspecs, options, profiles, state, usermodels
 from pytest_litert.plugin.bench import BenchSection, litert_bench
 from pytest_litert.plugin.fixtures import (
     assert_verdict,
@@ -23,7 +23,6 @@ from pytest_litert.plugin.fixtures import (
     litert_runner,
     litert_sme2_verdict,
     litert_svl,
-    litert_user_verdict,
     litert_verdict,
 )
 from pytest_litert.plugin.options import pytest_addoption
@@ -33,9 +32,8 @@ from pytest_litert.settings import Settings
 
 __all__ = [
     "assert_verdict", "litert_bench", "litert_model", "litert_properties", "litert_runner", "litert_sme2_verdict",
-    "litert_svl", "litert_user_verdict", "litert_verdict", "pytest_addoption",
+    "litert_svl", "litert_verdict", "pytest_addoption",
 ]
-_USER_MODEL_TEST = Path(__file__).parent.parent / "suite" / "test_user_model.py"
 _MARKERS = (
     "litert: a cell of the operator x quantization matrix (added by pytest-litert)",
     "sme2: a cell the seed table lists as KleidiAI SME2-accelerated; skipped where the target has no SME2 "
@@ -62,8 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = options.parse_settings(config, tuple(factories))
     config.stash[state.settings_key] = settings
     config.stash[state.user_models_key] = options.user_models(config)
-    if config.stash[state.user_models_key]:
-        config.args.append(str(_USER_MODEL_TEST))
+    config.args.extend(str(model) for model, _ in config.stash[state.user_models_key])
     config.pluginmanager.register(MatrixSummary(settings), "litert-matrix-summary")
     config.pluginmanager.register(BenchSection(), "litert-bench-section")
     config.stash[state.recorder_key] = RunRecorder(options.recording_options(config, settings))
@@ -116,9 +113,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for name, only_sme2 in (("litert_example", False), ("litert_sme2_example", True)):
         if name in metafunc.fixturenames:
             _parametrize_examples(metafunc, name, settings, only_sme2=only_sme2)
-    if "litert_user_model" in metafunc.fixturenames:
-        pairs = metafunc.config.stash[state.user_models_key]
-        metafunc.parametrize("litert_user_model", pairs, ids=[m.name for m, _ in pairs], scope="session")
     if "litert_svl" in metafunc.fixturenames and settings.svls != (None,):
         metafunc.parametrize("litert_svl", settings.svls, ids=[f"svl{v}" for v in settings.svls], scope="session")
 
@@ -140,6 +134,11 @@ def _parametrize_examples(metafunc: pytest.Metafunc, name: str, settings: Settin
         metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-examples")])
         return
     metafunc.parametrize(name, examples, ids=[e.id for e in examples], scope="session")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """A --litert-model file becomes its own test (plugin/usermodels.py)."""
+    return usermodels.collect_model(file_path, parent) if file_path.suffix == ".tflite" else None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -100,22 +99,6 @@ def litert_properties(pytestconfig: pytest.Config, litert_runner: Runner) -> Pro
     from pytest_litert.plugin.properties import PropertyHarness
 
     return PropertyHarness(litert_runner, options.artifacts_dir(pytestconfig))  # made here, not in every session
-
-
-@pytest.fixture
-def litert_user_verdict(request: pytest.FixtureRequest, litert_user_model: tuple[Path, Path],
-                        litert_runner: Runner) -> Verdict:
-    """A --litert-model judged against its --litert-reference with the matrix's checks."""
-    from pytest_litert.usermodel import check
-
-    tflite, reference = litert_user_model
-    try:
-        verdict = check(tflite, reference, seed=litert_runner.settings.seed,
-                        target=litert_runner.target(litert_runner.settings.svls[0]))
-    except ValueError as error:  # ModelMismatchError, bad inputs: named, not a traceback
-        pytest.fail(f"{tflite}: {error}", pytrace=False)
-    request.node.user_properties.append(("litert_user_model", str(tflite)))
-    return verdict
 
 
 def assert_verdict(verdict: Verdict) -> None:
