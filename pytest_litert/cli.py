@@ -29,6 +29,7 @@ from pytest_litert.report import coverage, export, matrix_run, rundiff
 from pytest_litert.run.qemu import emulator, guest_shell
 from pytest_litert.run.worker import TIMING_APIS, TIMING_DEFAULTS
 from pytest_litert.session import TARGETS, Runner, Settings, TargetUnavailable
+from pytest_litert.settings import SettingError
 
 # What `bench` times by default: the seed's sizes. The `ci` shapes run in 2-20 us, where worker
 # processes differ by up to 40% here; the seed's (0.8-3.5 ms) by about 10% (README).
@@ -212,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     args.guest_command = words[cut + 1:]
     try:
         return _COMMANDS[args.command](args)
+    except SettingError as error:
+        print(f"pytest-litert {args.command}: error: --{error.key.replace('_', '-')}: {error}", file=sys.stderr)
+        return 2
     except (_Refused, ValueError, TargetUnavailable, export.ExportRefused, emulator.EmulatorSetupError,
             guest_shell.GuestCommandError, BenchRefused, bench_plot.PlotError) as error:
         print(f"pytest-litert {args.command}: error: {error}", file=sys.stderr)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
-from pytest_litert.matrix.cells import Cell, select_cells
-from pytest_litert.matrix.shapes import DEFAULT_SET
+from pytest_litert.matrix.cells import Cell, parse_names, select_cells
+from pytest_litert.matrix.ops import OPS
+from pytest_litert.matrix.recipes import RECIPES
+from pytest_litert.matrix.shapes import DEFAULT_SET, SHAPE_SETS
 from pytest_litert.model.bundle import BundleError, open_bundle
 from pytest_litert.run.qemu.emulator import SVL_BYTES
 
@@ -63,18 +66,19 @@ class Settings:
     def parse(cls, raw: Mapping[str, str | bool | None], *, extra_targets: tuple[str, ...] = ()) -> Settings:
         """From option strings keyed ops, recipes, seed, cache_dir, target, svl, require_sme2..."""
         shapes = _text(raw, "shapes")
-        cells = select_cells(_text(raw, "ops"), _text(raw, "recipes"), shapes or DEFAULT_SET)  # validates all three
+        for key, valid, what in _NAMED:
+            _checked(key, parse_names, _text(raw, key), valid, what)
+        cells = select_cells(_text(raw, "ops"), _text(raw, "recipes"), shapes or DEFAULT_SET)
         seed = _text(raw, "seed")
         try:
             seed_value = int(seed) if seed else 0
         except ValueError:
-            raise ValueError(f"seed must be an integer, got {seed!r}") from None
+            raise SettingError("seed", f"seed must be an integer, got {seed!r}") from None
         target = _text(raw, "target") or "host"
         if target not in (*TARGETS, *extra_targets) and not is_factory(target):
-            raise ValueError(f"unknown target {target!r}; valid: {', '.join((*TARGETS, *extra_targets))}, "
-                             "or module:factory "
-                             "(a callable returning a Target, e.g. for a phone over adb)")
-        bundle = _bundle(_text(raw, "bundle"))
+            raise SettingError("target", f"unknown target {target!r}; valid: {', '.join((*TARGETS, *extra_targets))}, "
+                               "or module:factory (a callable returning a Target, e.g. for a phone over adb)")
+        bundle = _checked("bundle", _bundle, _text(raw, "bundle"))
         if bundle is not None and not seed:
             seed_value = open_bundle(bundle).seed
         cache_dir = _text(raw, "cache_dir")
@@ -85,7 +89,7 @@ class Settings:
             seed=seed_value,
             cache_dir=directory,
             target=target,
-            svls=_svls(_text(raw, "svl"), target),
+            svls=_checked("svl", _svls, _text(raw, "svl"), target),
             require_sme2=_flag(raw.get("require_sme2")),
             require_sme2_kernels=_flag(raw.get("require_sme2_kernels")),
             verbose=_flag(raw.get("verbose")),
@@ -116,6 +120,27 @@ class Settings:
     @property
     def emulated(self) -> bool:
         return self.target.startswith("qemu-")
+
+
+_NAMED = (("ops", OPS, "op"), ("recipes", RECIPES, "recipe"), ("shapes", SHAPE_SETS, "shape set"))
+
+
+class SettingError(ValueError):
+    """A bad setting; `key` names it (`ops`, `seed`, ...), so each front end names its own flag."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _checked(key: str, parse: Callable[..., Any], *args: Any) -> Any:
+    """`parse(*args)`, its ValueError tagged with the setting it is about."""
+    try:
+        return parse(*args)
+    except SettingError:
+        raise
+    except ValueError as error:
+        raise SettingError(key, str(error)) from None
 
 
 def _bundle(value: str | None) -> Path | None:

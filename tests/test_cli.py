@@ -59,4 +59,12 @@ def test_matrix_says_why_a_cell_is_not_produced(shared_cache: Path, capsys: pyte
 
 def test_unknown_recipe_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["matrix", "--recipes=int3"]) == 2
-    assert "unknown recipe 'int3'; valid: fp32" in capsys.readouterr().err
+    assert "--recipes: unknown recipe 'int3' (did you mean int4?); valid: fp32" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("given", "meant"), [("dense", "fully_connected"), ("Conv2DTranspose", "transpose_conv"),
+                                               ("conv2", "conv2d"), ("depthwise", "depthwise_conv2d")])
+def test_an_operator_by_another_name_gets_a_suggestion(given: str, meant: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["matrix", f"--ops={given}"]) == 2
+    assert f"--ops: unknown op '{given}' (did you mean {meant}?)" in capsys.readouterr().err

@@ -84,7 +84,7 @@ def test_litert_shapes_ini_key_and_a_bad_value(matrix_test: pytest.Pytester) -> 
     result.stdout.fnmatch_lines(["*test_cell[[]fully_connected-fp32-seed[]]"])
     result = matrix_test.runpytest("--litert-shapes=bogus")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*unknown shape set 'bogus'; valid: ci, seed, tiles*--litert-shapes*"])
+    result.stderr.fnmatch_lines(["*--litert-shapes: unknown shape set 'bogus'; valid: ci, seed, tiles*"])
 
 
 def test_cli_matrix_judges_the_seed_model(tmp_path: Path, shared_cache: Path) -> None:

@@ -10,6 +10,7 @@ ai-edge-quantizer 0.10 are marked as such.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Callable, Iterable
 
 from pytest_litert.matrix.ops import OPS, LayerShape, OpSpec
@@ -280,11 +281,12 @@ _FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
             "right-hand side is stored FLOAT16 (RuntimeError code=3); the Interpreter runs it",
         ),
     ),
-    ("fully_connected", "int4"): _not_delegated(
+    **{(op, "int4"): _not_delegated(
         "XNNPACK does not take FULLY_CONNECTED with INT4 weights when the input size K is odd "
-        "(found by the property suite: shrunk to m=1 k=3; k=63, 65, 127 likewise)",
+        "(found by the property suite: shrunk to m=1 k=3; k=63, 65, 127 likewise; the 3-D layer too, "
+        "shrunk to batch=1 m=1 k=3)",
         "odd k",
-    ),
+    ) for op in ("fully_connected", "fully_connected_3d")},
     **{("conv2d", r): (_CONV_DYNAMIC_NEON,) for r in ("dynamic_int8", "dynamic_int8_per_tensor")},
     ("conv2d_pointwise", "static_int8_per_tensor"): (
         Finding(
@@ -351,8 +353,26 @@ def parse_names(value: str | Iterable[str] | None, valid: Iterable[str], what: s
     names = [name for name in names if name]
     unknown = [name for name in names if name not in valid]
     if unknown:
-        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; valid: {', '.join(valid)}")
+        hints = [hint for hint in (_suggestion(name, valid) for name in unknown) if hint]
+        hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+        raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}{hint}; valid: {', '.join(valid)}")
     return names
+
+
+# What users call an operator elsewhere: the Keras layer or the TFLite op code.
+_ALIASES = {"dense": "fully_connected", "linear": "fully_connected", "matmul": "batch_matmul",
+            "conv": "conv2d", "conv2dtranspose": "transpose_conv", "deconv": "transpose_conv",
+            "depthwiseconv2d": "depthwise_conv2d", "depthwise": "depthwise_conv2d"}
+
+
+def _suggestion(name: str, valid: list[str]) -> str:
+    """The valid name a mistyped or foreign one most likely meant, else ''."""
+    key = name.lower().replace("-", "_")
+    for candidate in (_ALIASES.get(key.replace("_", "")), _ALIASES.get(key), key):
+        if candidate in valid:
+            return candidate
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    return close[0] if close else ""
 
 
 def select_cells(ops: str | Iterable[str] | None = None, recipes: str | Iterable[str] | None = None,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_litert.plugin.recording import RecordingOptions, parse_tolerance
-from pytest_litert.settings import TARGETS, Settings
+from pytest_litert.settings import TARGETS, SettingError, Settings
 
 _OPTIONS = (
     ("artifacts-dir", "where failing property examples are written as repro bundles "
@@ -76,9 +76,8 @@ def parse_settings(config: pytest.Config, extra_targets: tuple[str, ...]) -> Set
         raw: dict[str, str | bool | None] = {name: _option(config, f"litert_{name}") for name in names}
         raw["verbose"] = int(config.getoption("verbose", 0) or 0) > 0
         return Settings.parse(raw, extra_targets=extra_targets)
-    except ValueError as error:
-        flags = ", ".join(f"--litert-{name}" for name, _ in _OPTIONS)
-        raise pytest.UsageError(f"pytest-litert: {error} (options: {flags})") from None
+    except SettingError as error:
+        raise pytest.UsageError(f"pytest-litert: --litert-{error.key.replace('_', '-')}: {error}") from None
 
 
 def given(config: pytest.Config) -> bool:
