@@ -60,6 +60,16 @@ def test_every_command_option_is_on_the_cli_page() -> None:
     assert not problems, f"{CLI_PAGE.name} vs `pytest-litert <command> --help`:\n" + "\n".join(problems)
 
 
+def test_every_operator_recipe_and_shape_set_is_on_the_matrix_page() -> None:
+    from pytest_litert.matrix.ops import OPS
+    from pytest_litert.matrix.recipes import RECIPES
+    from pytest_litert.matrix.shapes import SHAPE_SETS
+
+    text = (DOCS / "guide" / "matrix.md").read_text(encoding="utf-8")
+    missing = [name for name in (*OPS, *RECIPES, *SHAPE_SETS) if f"`{name}`" not in text]
+    assert not missing, f"not described on docs/guide/matrix.md: {missing}"
+
+
 def test_every_page_is_in_the_nav() -> None:
     """mkdocs --strict reports a page left out of the nav too; this says it without mkdocs installed."""
     nav = set(re.findall(r":\s*([\w/.-]+\.md)\s*$", (REPO / "mkdocs.yml").read_text(encoding="utf-8"), re.M))
