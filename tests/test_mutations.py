@@ -26,6 +26,8 @@ CELLS = (
     "fully_connected-static_int8", "fully_connected-int4", "fully_connected-int16x8",
     "batch_matmul-fp32", "batch_matmul-static_int8", "batch_matmul_const-fp16",
     "batch_matmul_const-static_int8", "conv2d-static_int8", "conv2d_pointwise-fp32", "transpose_conv-fp32",
+    "fully_connected_3d-fp32", "fully_connected_3d-static_int8", "depthwise_conv2d-fp32",
+    "depthwise_conv2d-dynamic_int8", "depthwise_conv2d-static_int8",
 )
 QUANTIZED = ("dynamic_int8", "static_int8", "int4", "int16x8")
 
@@ -190,7 +192,8 @@ def test_scale_changes_one_channel_and_its_bias_scale(
     assert _changes(before, after) == expected
 
 
-@pytest.mark.parametrize("cell_id", ["fully_connected-static_int8", "batch_matmul-static_int8", "conv2d-static_int8"])
+@pytest.mark.parametrize("cell_id", ["fully_connected-static_int8", "batch_matmul-static_int8", "conv2d-static_int8",
+                                     "fully_connected_3d-static_int8", "depthwise_conv2d-static_int8"])
 def test_zero_point_moves_the_data_input_by_one(
     built: dict[str, tuple[Cell, CellArtifact | None]], cell_id: str
 ) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from pytest_litert.convert.examples import ExampleBuilder
 from pytest_litert.matrix.cells import make_cell
-from pytest_litert.matrix.ops import OPS, LayerShape
+from pytest_litert.matrix.ops import OPS, LayerShape, depthwise_shape
 from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.matrix.strategies import styled_array
 from pytest_litert.session import Runner, Settings
@@ -34,6 +34,9 @@ def examples(runner: Runner) -> ExampleBuilder:
     ("conv2d", "dynamic_int8_per_tensor", LayerShape(height=5, width=5, k=8, n=32, kernel=3, padding="same")),
     ("fully_connected", "int4_weight_only", LayerShape(m=4, k=32, n=64)),
     ("conv2d_pointwise", "int4_weight_only", LayerShape(height=2, width=2, k=2, n=512)),
+    ("fully_connected_3d", "dynamic_int8", LayerShape(batch=2, m=3, k=4, n=512)),
+    ("fully_connected_3d", "int4", LayerShape(batch=2, m=3, k=32, n=64)),
+    ("depthwise_conv2d", "dynamic_int8", depthwise_shape(5, 5, 64, 2, 3)),
 ])
 def test_numpy_matches_the_reference_kernels(runner: Runner, examples: ExampleBuilder, op: str, recipe: str,
                                              shape: LayerShape, style: str) -> None:

@@ -167,3 +167,86 @@ def test_tensorflow_standard_fp16_recipe_passes(make_layer: Any, input_shape: tu
     verdict = pytest_litert.check(model_bytes, keras_model)
     assert verdict, verdict.explain()
     assert verdict.cell_id.endswith("-fp16_weights")
+
+
+# --- a transformer's fully connected layer and a depthwise convolution, as users build them ---
+
+def _user_model(layer: Any, input_shape: tuple[int | None, ...], recipe: str) -> tuple[bytes, Any]:
+    """A one-layer Keras model (a None batch is Keras's default `Input(shape=...)`) converted
+    with one of the matrix's recipes, calibrated on uniform [-1, 1] draws at batch 1."""
+    from pytest_litert.convert.converter import convert
+    from pytest_litert.convert.keras_models import import_keras
+    from pytest_litert.convert.quiet import quiet
+
+    keras = import_keras()
+    inputs = keras.Input(shape=input_shape[1:], batch_size=input_shape[0], name="x")
+    model = keras.Model(inputs, layer(inputs))
+    rng = np.random.default_rng(5)
+    dims = tuple(d or 1 for d in input_shape)
+    calibration = [{"x": rng.uniform(-1, 1, dims).astype(np.float32)} for _ in range(8)]
+    with quiet():
+        return convert(model, recipe, calibration), model
+
+
+def _inspect(model_bytes: bytes) -> Any:
+    from pytest_litert.model.flatbuffer import inspect_model
+
+    return inspect_model(model_bytes)
+
+
+@pytest.mark.parametrize("recipe", ["fp32", "fp16", "dynamic_int8", "static_int8", "int4"])
+@pytest.mark.parametrize("batch", [2, None], ids=["fixed-batch", "dynamic-batch"])
+def test_check_judges_a_dense_layer_on_a_sequence(recipe: str, batch: int | None) -> None:
+    """Dense on (batch, tokens, features): one FULLY_CONNECTED with keep_num_dims at a fixed
+    batch; at a dynamic batch the converter wraps it in RESHAPEs whose shapes SHAPE, GATHER,
+    REDUCE_PROD, PACK and CONCATENATION compute, all part of the layer (model/layer.py)."""
+    from pytest_litert.convert.keras_models import import_keras
+
+    model_bytes, keras_model = _user_model(import_keras().layers.Dense(48), (batch, 16, 64), recipe)
+    inspection = _inspect(model_bytes)
+    assert ("RESHAPE" in inspection.op_codes) == (batch is None)
+    layer = main_layer(inspection, "FULLY_CONNECTED")
+    assert layer is not None and layer.operators == frozenset(range(len(inspection.operators)))
+    verdict = pytest_litert.check(model_bytes, keras_model)
+    assert verdict, verdict.explain()
+    assert verdict.cell_id == f"fully_connected_3d-{recipe}"
+    numpy_check = next(c for c in verdict.checks if c.name == "numpy vs reference")
+    assert "not modelled" not in numpy_check.message  # the RESHAPE wrap is modelled, not skipped
+
+
+@pytest.mark.parametrize("recipe", ["fp32", "fp16_weights", "dynamic_int8", "static_int8", "int16x8"])
+def test_check_judges_a_depthwise_convolution(recipe: str) -> None:
+    """DepthwiseConv2D with a depth multiplier, strides and SAME padding: n = 32 x 4 output
+    channels, per-channel scales on the filter's axis 3; outside the seed table, so no
+    KleidiAI kernel is expected and none is asked for."""
+    from pytest_litert.convert.keras_models import import_keras
+
+    layer = import_keras().layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=4)
+    model_bytes, keras_model = _user_model(layer, (1, 9, 9, 32), recipe)
+    verdict = pytest_litert.check(model_bytes, keras_model)
+    assert verdict, verdict.explain()
+    assert verdict.cell_id == f"depthwise_conv2d-{recipe}"
+    assert "sme2 kernel" not in {c.name for c in verdict.checks}
+    if recipe in ("dynamic_int8", "static_int8", "int16x8"):
+        weights = main_layer(_inspect(model_bytes), "DEPTHWISE_CONV_2D")
+        assert weights is not None and weights.weights.quantized_dimension == 3
+        assert len(weights.weights.scales) == 128
+
+
+def test_check_names_a_depthwise_kernel_it_cannot_model() -> None:
+    from pytest_litert.convert.keras_models import import_keras
+
+    layer = import_keras().layers.DepthwiseConv2D((3, 5), padding="same")
+    model_bytes, keras_model = _user_model(layer, (1, 8, 8, 128), "fp32")
+    with pytest.raises(ModelMismatchError, match=r"square kernels.*kernel_size=\(3, 5\)"):
+        pytest_litert.check(model_bytes, keras_model)
+
+
+def test_an_operator_outside_the_layer_is_named() -> None:
+    """The RESHAPE wrap is accepted as part of a Dense layer; a real second operation is not."""
+    from pytest_litert.convert.keras_models import import_keras
+
+    keras = import_keras()
+    model_bytes, keras_model = _user_model(lambda x: keras.layers.Dense(48)(x) * 2.0, (None, 16, 64), "fp32")
+    with pytest.raises(ModelMismatchError, match="MUL outside the layer"):
+        pytest_litert.check(model_bytes, keras_model)
