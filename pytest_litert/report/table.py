@@ -53,11 +53,11 @@ def render_table(summaries: Iterable[CellSummary], cells: Iterable[Cell]) -> str
     rows = [["op \\ recipe", *recipes]]
     rows += [[label, *(row.get(r, "-") for r in recipes)] for label, row in grid.items()]
     lines = aligned(rows)
-    judged = [s for s in by_id.values() if s.worst is not None]
-    if judged:
-        top = max(judged, key=lambda s: s.worst or 0.0)
+    passed = [s for s in by_id.values() if s.worst is not None and s.status == "pass"]
+    if passed:  # how close the passing cells come; a failure or a known finding says so itself
+        top = max(passed, key=lambda s: s.worst or 0.0)
         lines.append(
-            f"worst error as a fraction of its derived bound: {fraction_text(top.worst or 0.0)} "
+            f"worst error of a passing cell as a fraction of its derived bound: {fraction_text(top.worst or 0.0)} "
             f"({top.cell_id}, {top.worst_check})"
         )
     lines.append(
