@@ -172,11 +172,11 @@ def _add_doctor(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     benching = commands.add_parser(
         "bench", help="time every cell through the Interpreter and CompiledModel (XNNPACK), against the "
-        "machine's sgemm ceiling; --compare a saved run; --sweep sizes")
+        "machine's fp32 sgemm reference; --compare a saved run; --sweep sizes")
     benching.add_argument("--target", default="host",
                           help="where LiteRT runs (default host; QEMU targets are refused: their timings mean nothing)")
     benching.add_argument("--bundle", type=Path, help="time this exported bundle's models (no TensorFlow needed)")
-    benching.add_argument("--threads", type=int, default=1, help="LiteRT and ceiling threads (default 1, as the seed)")
+    benching.add_argument("--threads", type=int, default=1, help="LiteRT and sgemm threads (default 1, as the seed)")
     benching.add_argument("--apis", default=",".join(TIMING_APIS), help="comma list (default interpreter,compiled)")
     benching.add_argument("--rounds", type=int, default=Budget.rounds,
                           help="time every cell this many times, each round in a fresh worker (default %(default)s)")
@@ -184,7 +184,7 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                           help="time cap per cell and API (default %(default)s)")
     benching.add_argument("--precision", type=float, default=TIMING_DEFAULTS["precision"], metavar="FRACTION",
                           help="stop once the median's 95%% interval is within +-FRACTION of it (default %(default)s)")
-    benching.add_argument("--json", type=Path, help="save the run (machine, ceiling, every statistic and sample)")
+    benching.add_argument("--json", type=Path, help="save the run (machine, sgemm reference, every statistic and sample)")
     benching.add_argument("--force", action="store_true", help="overwrite an existing --json / --plot file")
     benching.add_argument("--compare", type=Path, metavar="OLD.json", help="compare with a saved run")
     benching.add_argument("--fail-on", metavar="median:N%%",
@@ -196,7 +196,7 @@ def _add_bench(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     benching.add_argument("--anchor", action="store_true",
                           help="also run LiteRT's own benchmark (ai_edge_litert/tools/benchmark_litert_model.py) on "
                           "each model, in the same worker: its median beside CompiledModel's")
-    benching.add_argument("--no-ceiling", action="store_true", help="skip the NumPy sgemm ceiling")
+    benching.add_argument("--no-sgemm", action="store_true", help="skip the NumPy fp32 sgemm (reference)")
     benching.add_argument("--markdown", action="store_true", help="print the table as markdown")
     benching.add_argument("--sme2-ab", action="store_true",
                           help="what SME2 buys: time every cell with SME2 (host) and without it (host-nosme, SME "
@@ -333,7 +333,7 @@ def _bench(args: argparse.Namespace) -> int:
     changes: list[bench_compare.Change] = []
     unmatched: list[str] = []
     try:
-        run = bench_job.bench(runner, cells, budget, with_ceiling=not args.no_ceiling)
+        run = bench_job.bench(runner, cells, budget, with_sgemm=not args.no_sgemm)
         if old is not None:
             run, changes, unmatched = bench_job.compare_confirmed(old, run, runner, cells, budget, reported)
     finally:

@@ -28,7 +28,7 @@ def test_sweep_cells_vary_one_axis_of_the_seed_shape() -> None:
 def test_sweep_runs_end_to_end(tmp_path: Path, shared_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "sweep.json"
     args = ["bench", "--sweep=m", "--recipes=fp32", "--apis=interpreter", "--rounds=1", "--max-time=0.05",
-            "--no-ceiling", f"--cache-dir={shared_cache}", f"--json={path}"]
+            "--no-sgemm", f"--cache-dir={shared_cache}", f"--json={path}"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "[11/11] fully_connected-fp32-sweep-m1024" in out

@@ -90,7 +90,7 @@ def test_two_runs_add_the_diff_of_what_changed(run_file: Path, tmp_path: Path) -
 def test_a_bench_run_gets_its_table(tmp_path: Path, shared_cache: Path, run_file: Path) -> None:
     bench = tmp_path / "bench.json"
     assert main(["bench", "--ops=fully_connected", "--recipes=fp32", "--shapes=ci", "--rounds=1", "--max-time=0.1",
-                 "--no-ceiling", f"--cache-dir={shared_cache}", "--json", str(bench)]) == 0
+                 "--no-sgemm", f"--cache-dir={shared_cache}", "--json", str(bench)]) == 0
     runs, benches = load_documents([run_file, bench])
     page = render(runs, benches)
     assert "bench" in _parse(page).sections

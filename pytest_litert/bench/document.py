@@ -1,4 +1,4 @@
-"""A saved bench run (`--json`): machine, toolchain, ceiling, budget and every cell's statistics.
+"""A saved bench run (`--json`): machine, toolchain, fp32 sgemm reference, budget and every cell's statistics.
 
 Like pytest-benchmark's saved runs, one JSON file per run carries everything needed to read it
 later and to compare it with another (`--compare`): the raw samples too, so a comparison can
@@ -27,29 +27,29 @@ class BenchFileError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class BenchRun:
     machine: dict[str, Any]
-    ceiling: dict[str, Any] | None
+    sgemm: dict[str, Any] | None  # the measured NumPy fp32 sgemm: a reference, not a limit
     budget: dict[str, Any]
     cells: list[CellTiming]
     created: str = ""
 
     def fraction(self, result: CellTiming, api: str) -> float | None:
-        """The cell's GFLOP/s over the measured sgemm ceiling (None without one)."""
-        if self.ceiling is None or not result.flops:
+        """The cell's GFLOP/s over the measured fp32 sgemm reference (None without one)."""
+        if self.sgemm is None or not result.flops:
             return None
-        return result.gflops(api) / float(self.ceiling["gflops"])
+        return result.gflops(api) / float(self.sgemm["gflops"])
 
     def by_id(self) -> dict[str, CellTiming]:
         return {cell.cell_id: cell for cell in self.cells}
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": KIND, "format": FORMAT, "created": self.created, "machine": self.machine,
-                "ceiling": self.ceiling, "budget": self.budget, "cells": [cell.as_dict() for cell in self.cells]}
+                "sgemm": self.sgemm, "budget": self.budget, "cells": [cell.as_dict() for cell in self.cells]}
 
 
-def new_run(machine: dict[str, Any], ceiling: dict[str, Any] | None, budget: Budget,
+def new_run(machine: dict[str, Any], sgemm: dict[str, Any] | None, budget: Budget,
             cells: list[CellTiming]) -> BenchRun:
     created = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-    return BenchRun(machine, ceiling, dataclasses.asdict(budget), cells, created)
+    return BenchRun(machine, sgemm, dataclasses.asdict(budget), cells, created)
 
 
 def save(run: BenchRun, path: Path) -> None:
@@ -64,6 +64,7 @@ def load(path: Path) -> BenchRun:
         raise BenchFileError(str(error)) from None
     try:
         cells = [CellTiming.from_dict(cell) for cell in data["cells"]]
-        return BenchRun(data["machine"], data["ceiling"], data["budget"], cells, data.get("created", ""))
+        sgemm = data["sgemm"] if "sgemm" in data else data.get("ceiling")  # runs saved before the rename
+        return BenchRun(data["machine"], sgemm, data["budget"], cells, data.get("created", ""))
     except (KeyError, TypeError, ValueError) as error:
         raise BenchFileError(f"{path}: damaged bench run ({type(error).__name__}: {error})") from None

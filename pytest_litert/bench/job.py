@@ -1,4 +1,4 @@
-"""The `pytest-litert bench` job: time the cells with the machine and its ceiling beside them
+"""The `pytest-litert bench` job: time the cells with the machine and its fp32 sgemm reference beside them
 (refused first where timing means nothing), and compare with an earlier run, re-timing what
 looks slower.
 """
@@ -8,22 +8,22 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from pytest_litert.bench import ceiling, compare, machine
+from pytest_litert.bench import compare, machine, sgemm
 from pytest_litert.bench.document import BenchRun, new_run
 from pytest_litert.bench.timing import Budget, merge_rounds, time_cells, timing_target
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.session import Runner
 
 
-def bench(runner: Runner, cells: list[Cell], budget: Budget, *, with_ceiling: bool = True,
+def bench(runner: Runner, cells: list[Cell], budget: Budget, *, with_sgemm: bool = True,
           progress: Callable[[str], None] = print) -> BenchRun:
-    """Time `cells` on the run's target; the sgemm ceiling is measured first, in the same run."""
-    timing_target(runner)  # refuse before the ceiling is measured
-    found_ceiling = ceiling.measure(budget.threads) if with_ceiling else None
-    if found_ceiling is not None:
-        progress(f"ceiling: {found_ceiling['kind']}, {found_ceiling['gflops']:.1f} GFLOP/s")
+    """Time `cells` on the run's target; the fp32 sgemm reference is measured first, in the same run."""
+    timing_target(runner)  # refuse before the sgemm reference is measured
+    found_sgemm = sgemm.measure(budget.threads) if with_sgemm else None
+    if found_sgemm is not None:
+        progress(f"sgemm reference: {found_sgemm['kind']}, {found_sgemm['gflops']:.1f} GFLOP/s")
     results = time_cells(runner, cells, budget, progress)
-    return new_run(machine.describe(budget.threads), found_ceiling, budget, results)
+    return new_run(machine.describe(budget.threads), found_sgemm, budget, results)
 
 
 def compare_confirmed(old: BenchRun, new: BenchRun, runner: Runner, cells: list[Cell], budget: Budget,

@@ -55,7 +55,7 @@ def nominal_peak_gflops(features: list[str], ghz: float | None, threads: int, cl
     """fp32 FLOP/s the vector units could do: lanes x 2 (an FMA) x FMA pipes x clock x threads.
 
     x86 only: an Arm core does not report its pipe count, and SME2's rate depends on the
-    streaming vector length, so there the measured ceiling stands alone."""
+    streaming vector length, so there the measured sgemm reference stands alone."""
     lanes = next((width for flag, width in _X86_LANES if flag in features), None)
     if lanes is None or ghz is None or "fma" not in features:
         return None

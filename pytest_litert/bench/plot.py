@@ -1,6 +1,6 @@
 """The sweep as a picture (the `plot` extra, matplotlib): latency and GFLOP/s against size.
 
-One row per (operator, axis); left latency (log-log), right GFLOP/s with the sgemm ceiling as
+One row per (operator, axis); left latency (log-log), right GFLOP/s with the fp32 sgemm reference as
 a line; one colour per recipe, solid for the Interpreter and dashed for CompiledModel.
 """
 
@@ -57,8 +57,8 @@ def save_png(run: BenchRun, path: Path) -> None:
             style = {"color": colours[recipe], "linestyle": _STYLES.get(api, ":"), "marker": "o", "markersize": 3}
             row[0].plot(sizes, [p[1] for p in points], label=f"{recipe} ({api})", **style)
             row[1].plot(sizes, [p[2] for p in points], **style)
-        if run.ceiling is not None:
-            row[1].axhline(run.ceiling["gflops"], color="grey", linewidth=1, label="NumPy sgemm ceiling")
+        if run.sgemm is not None:
+            row[1].axhline(run.sgemm["gflops"], color="grey", linewidth=1, label="NumPy fp32 sgemm (reference)")
             row[1].legend(loc="lower right", fontsize=8)
         row[0].set(xscale="log", yscale="log", xlabel=f"{axis}", ylabel="median latency (ms)",
                    title=f"{op}: latency over {axis}")

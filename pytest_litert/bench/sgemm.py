@@ -1,11 +1,12 @@
-"""The practical limit of this machine for a matrix product: NumPy's BLAS sgemm, single-threaded.
+"""The reference a kernel's speed is read against: NumPy's BLAS fp32 sgemm, measured here, single-threaded.
 
 A tuned BLAS (NumPy's wheels ship OpenBLAS) gets close to the vector units' peak on a large
 fp32 product, so its FLOP/s is the yardstick a LiteRT kernel is read against: `fraction` =
 kernel GFLOP/s / sgemm GFLOP/s. It runs in a child process because BLAS fixes its thread count
 when it loads (OPENBLAS_NUM_THREADS / OMP_NUM_THREADS / MKL_NUM_THREADS are read once).
 NumPy has no tuned fp16 or int8 product, so every dtype is read against the fp32 figure: an
-int8 kernel can exceed 1 (it does 4x the multiplies per vector instruction).
+int8 kernel can exceed 1 (it does 4x the multiplies per vector instruction). It is a reference,
+not a limit: hence its name.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 from typing import Any
 
 # The seed's FC product and a large square one (where BLAS reaches its peak).
-CEILING_SHAPES = ((100, 640, 1280), (1024, 1024, 1024))
+SGEMM_SHAPES = ((100, 640, 1280), (1024, 1024, 1024))
 
 _CHILD = r"""
 import json, statistics, sys, time
@@ -44,14 +45,14 @@ print(json.dumps(found))
 
 
 def measure(threads: int = 1, seconds: float = 0.5) -> dict[str, Any]:
-    """sgemm GFLOP/s at CEILING_SHAPES on `threads` threads; `gflops` is the best of them."""
+    """sgemm GFLOP/s at SGEMM_SHAPES on `threads` threads; `gflops` is the best of them."""
     env = {**os.environ, **{name: str(threads) for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                                            "MKL_NUM_THREADS")}}
-    done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(CEILING_SHAPES), str(seconds)],
+    done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(SGEMM_SHAPES), str(seconds)],
                           capture_output=True, text=True, env=env, timeout=600, check=False)
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-3:]
-        raise RuntimeError(f"the sgemm ceiling did not run (exit {done.returncode}): {' '.join(tail)}")
+        raise RuntimeError(f"the fp32 sgemm reference did not run (exit {done.returncode}): {' '.join(tail)}")
     shapes: list[dict[str, Any]] = json.loads(done.stdout)
     return {"kind": "numpy sgemm (fp32)", "threads": threads, "gflops": max(s["gflops"] for s in shapes),
             "shapes": shapes}
