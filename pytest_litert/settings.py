@@ -151,7 +151,7 @@ def _bundle(value: str | None) -> Path | None:
     try:
         open_bundle(directory)
     except BundleError as error:
-        raise ValueError(f"bundle: {error}") from None
+        raise ValueError(str(error)) from None
     return directory
 
 

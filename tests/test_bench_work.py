@@ -23,10 +23,12 @@ def textbook_flops(op: str, s: LayerShape) -> int:
     """2 x multiply-accumulates, from the Keras layer's shape alone."""
     if op == "fully_connected":
         return 2 * s.m * s.k * s.n
-    if op in ("batch_matmul", "batch_matmul_const"):
+    if op in ("batch_matmul", "batch_matmul_const", "fully_connected_3d"):  # (batch, m, k) x (k, n)
         return 2 * s.batch * s.m * s.k * s.n
     if op in ("conv2d", "conv2d_pointwise"):
         return 2 * s.batch * _out(s.height, s) * _out(s.width, s) * s.n * s.kernel * s.kernel * s.k
+    if op == "depthwise_conv2d":  # n = k x depth multiplier outputs, each over kernel x kernel of one channel
+        return 2 * s.batch * _out(s.height, s) * _out(s.width, s) * s.n * s.kernel * s.kernel
     if op == "transpose_conv":  # every input pixel scatters a kernel x kernel x filters block
         return 2 * s.batch * s.height * s.width * s.k * s.kernel * s.kernel * s.n
     raise AssertionError(op)

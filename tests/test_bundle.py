@@ -119,7 +119,7 @@ def test_a_bundle_of_another_format_is_refused_once(pytester: pytest.Pytester, c
     open_bundle.cache_clear()
     result = _inner(pytester, copy)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: pytest-litert: bundle: *{message.strip('*')}*re-export*"])
+    result.stderr.fnmatch_lines([f"ERROR: pytest-litert: --litert-bundle: *{message.strip('*')}*re-export*"])
 
 
 def test_not_a_bundle(tmp_path: Path) -> None:

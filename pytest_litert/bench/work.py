@@ -2,7 +2,8 @@
 
 Counted from the model's own tensors (model/layer.py), so a bundle or a user's model needs no
 cell description: 2*M*K*N per matrix product, and the usual count for convolutions (every
-output times its receptive field; for TRANSPOSE_CONV every input times the kernel it scatters).
+output times its receptive field, one input channel deep for DEPTHWISE_CONV_2D; for
+TRANSPOSE_CONV every input times the kernel it scatters).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ def layer_flops(layer: MainLayer) -> int:
         return 2 * outputs * reduction
     if op_code == "CONV_2D":  # weights (out channels, kh, kw, in channels)
         return 2 * outputs * (weights // layer.weights.shape[0])
+    if op_code == "DEPTHWISE_CONV_2D":  # weights (1, kh, kw, out channels): one input channel per output
+        return 2 * outputs * (weights // layer.weights.shape[-1])
     if op_code == "TRANSPOSE_CONV":  # weights (out channels, kh, kw, in channels)
         return 2 * math.prod(layer.data.shape) * (weights // layer.weights.shape[-1])
     return 0
