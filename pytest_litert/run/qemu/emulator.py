@@ -4,7 +4,7 @@
 
     qemu/qemu-aarch64      static QEMU user mode >= 10.1 (Debian trixie-backports qemu-user;
                            Debian 12's own 7.2 lacks SME2 and crashes LiteRT)
-    rootfs/                Debian 12 arm64 with python3.11, and gcc for host-nosme's
+    rootfs/                Debian 13 arm64 with python3.13, and gcc for host-nosme's
                            interposer (mmdebstrap --variant=extract: no emulation needed)
     rootfs/opt/site/       pytest-litert's runtime-only requirements for aarch64 (ai-edge-litert
                            at the host's version, numpy, pytest, hypothesis)
@@ -41,17 +41,19 @@ from pytest_litert.run.qemu.debian import (
 from pytest_litert.toolchain import runtime_requirements
 
 __all__ = [
-    "CACHE_ENV", "MIN_QEMU", "MIRROR_ENV", "ROOTFS_PACKAGES", "SETUP_HINT", "SVL_BYTES", "EmulatorPaths",
+    "CACHE_ENV", "GUEST_PYTHON_VERSION", "MIN_QEMU", "MIRROR_ENV", "ROOTFS_PACKAGES", "SETUP_HINT", "SVL_BYTES", "EmulatorPaths",
     "EmulatorSetupError", "Progress", "debian_mirror", "default_cache_dir", "find", "parse_madison", "qemu_version",
     "setup", "upstream_version",
 ]
 
 MIN_QEMU = (10, 1)
 QEMU_SUITES = ("trixie-backports", "trixie", "sid")
-ROOTFS_SUITE = "bookworm"
-# gcc and libc6-dev: the machine's own C compiler, as on an Arm board (measured: +186 MB; mmdebstrap +3-7 s)
-ROOTFS_PACKAGES = ("python3.11", "libstdc++6", "gcc", "libc6-dev")
-GUEST_PYTHON = "usr/bin/python3.11"
+# Debian 13 (trixie): Python 3.13, the Python macOS and Arm Linux users get by default (bookworm has 3.11).
+ROOTFS_SUITE = "trixie"
+GUEST_PYTHON_VERSION = "3.13"
+# gcc and libc6-dev: the machine's own C compiler, as on an Arm board (measured: +186 MB; mmdebstrap +3-9 s)
+ROOTFS_PACKAGES = (f"python{GUEST_PYTHON_VERSION}", "libstdc++6", "gcc", "libc6-dev")
+GUEST_PYTHON = f"usr/bin/python{GUEST_PYTHON_VERSION}"
 WHEEL_PLATFORM = "manylinux_2_27_aarch64"
 CACHE_ENV = "PYTEST_LITERT_EMULATOR_DIR"
 _LIBRARY = "ai_edge_litert/libpywrap_litert_common.so"
@@ -196,11 +198,12 @@ def _extract_qemu(deb: Path, destination: Path) -> None:
 
 
 def _rootfs_step(paths: EmulatorPaths, progress: Progress, mirror: str | None) -> None:
-    """Build the rootfs, or rebuild it when ROOTFS_PACKAGES changed (keeping the wheels in
-    opt/site); the new tree replaces the old by two renames, so a guest never sees none."""
+    """Build the rootfs, or rebuild it when the suite or ROOTFS_PACKAGES changed (keeping the
+    wheels in opt/site: the site step reinstalls them if the Python changed); the new tree
+    replaces the old by two renames, so a guest never sees none."""
     marker = paths.cache_dir / "rootfs.packages"
     include = ",".join(ROOTFS_PACKAGES)
-    if paths.python.exists() and marker.is_file() and marker.read_text().strip() == include:
+    if paths.python.exists() and marker.is_file() and marker.read_text().strip() == f"{ROOTFS_SUITE}:{include}":
         progress(f"rootfs: {paths.rootfs} (cached)")
         return
     tool = _ensure_mmdebstrap(progress)
@@ -215,6 +218,7 @@ def _rootfs_step(paths: EmulatorPaths, progress: Progress, mirror: str | None) -
         "see mmdebstrap's message above; as non-root it needs user "
         "namespaces (sysctl kernel.unprivileged_userns_clone=1) or run setup as root",
     )
+    _merge_usr(staging)
     if paths.python.exists() and paths.site.is_dir():  # only the Debian packages changed
         (staging / "opt").mkdir(exist_ok=True)
         paths.site.rename(staging / "opt" / "site")
@@ -225,8 +229,18 @@ def _rootfs_step(paths: EmulatorPaths, progress: Progress, mirror: str | None) -
         paths.rootfs.rename(old)
     staging.rename(paths.rootfs)
     shutil.rmtree(old, ignore_errors=True)
-    marker.write_text(include + "\n")
+    marker.write_text(f"{ROOTFS_SUITE}:{include}\n")
     progress(f"rootfs: {paths.rootfs}")
+
+
+def _merge_usr(rootfs: Path) -> None:
+    """trixie's packages ship /lib, /bin ... under /usr only; the extract variant runs no
+    maintainer script, so the merged-/usr links (/lib -> usr/lib, where the guest's ELF
+    interpreter /lib/ld-linux-aarch64.so.1 is looked up) are made here."""
+    for name in ("bin", "sbin", "lib", "lib64"):
+        link = rootfs / name
+        if not link.exists() and not link.is_symlink() and (rootfs / "usr" / name).is_dir():
+            link.symlink_to(f"usr/{name}")
 
 
 def _ensure_mmdebstrap(progress: Progress) -> str:
@@ -255,19 +269,20 @@ def _ensure_mmdebstrap(progress: Progress) -> str:
 def _site_step(paths: EmulatorPaths, progress: Progress) -> None:
     """pytest-litert's runtime-only requirements for aarch64 (LiteRT pinned to the host's):
     the worker needs LiteRT and numpy, `emulator run` also pytest and hypothesis."""
-    wanted = runtime_requirements()
+    wanted = [f"# cp{GUEST_PYTHON_VERSION.replace('.', '')}", *runtime_requirements()]
     marker = paths.site / "requirements.txt"
-    have = marker.read_text().split() if marker.is_file() else []
+    have = marker.read_text().splitlines() if marker.is_file() else []
     if paths.library.is_file() and have == wanted:
         progress(f"wheels: {' '.join(wanted)} in {paths.site} (cached)")
         return
     staging = paths.site.with_name("site.tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    progress(f"wheels: pip install {' '.join(wanted)} for {WHEEL_PLATFORM}, cp311")
-    options = "--disable-pip-version-check --only-binary=:all: --implementation cp --python-version 3.11"
+    progress(f"wheels: pip install {' '.join(wanted[1:])} for {WHEEL_PLATFORM}, {wanted[0][2:]}")
+    options = ("--disable-pip-version-check --only-binary=:all: --implementation cp "
+               f"--python-version {GUEST_PYTHON_VERSION}")
     command = [sys.executable, "-m", "pip", "install", "-q", *options.split(), "--platform", WHEEL_PLATFORM,
-               "--target", str(staging), *wanted]  # fmt: skip
-    run_tool("wheels", command, f"check that PyPI serves {' '.join(wanted)} for {WHEEL_PLATFORM}")
+               "--target", str(staging), *wanted[1:]]  # fmt: skip
+    run_tool("wheels", command, f"check that PyPI serves {' '.join(wanted[1:])} for {WHEEL_PLATFORM}")
     (staging / "requirements.txt").write_text("\n".join(wanted) + "\n")
     shutil.rmtree(paths.site, ignore_errors=True)
     (paths.cache_dir / "verified").unlink(missing_ok=True)

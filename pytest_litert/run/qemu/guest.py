@@ -1,6 +1,6 @@
 """Guest-side start script of the emulated worker: worker.py plus two QEMU-only duties.
 
-Run inside QEMU user mode as `python3.11 guest.py /path/to/worker.py [--keep-translations]`
+Run inside QEMU user mode as `python3 guest.py /path/to/worker.py [--keep-translations]`
 (the flag, for runs without kernel capture, skips duty 1). Standard
 library only, like worker.py, which it loads by path and serves unchanged, except that
 before each request it:

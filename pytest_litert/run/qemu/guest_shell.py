@@ -23,12 +23,12 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from pytest_litert.run.qemu.emulator import SETUP_HINT, EmulatorPaths, find
+from pytest_litert.run.qemu.emulator import GUEST_PYTHON_VERSION, SETUP_HINT, EmulatorPaths, find
 from pytest_litert.run.targets import WORKER_PREFIX_ENV
 from pytest_litert.toolchain import runtime_requirements
 
 _PACKAGE = Path(__file__).resolve().parents[2]  # pytest_litert/, copied into the guest
-_PYTHONS = ("python", "python3", "python3.11")
+_PYTHONS = ("python", "python3", f"python{GUEST_PYTHON_VERSION}")
 _SCRIPTS = {"pytest": ["-m", "pytest"], "pytest-litert": ["-m", "pytest_litert"]}
 
 
@@ -67,7 +67,7 @@ def run(command: list[str], *, cpu: str = "max", cache_dir: Path | None = None) 
 def stale_requirements(paths: EmulatorPaths) -> list[str]:
     """This pytest-litert's runtime requirements the guest's site was not installed with."""
     marker = paths.site / "requirements.txt"
-    have = set(marker.read_text().split()) if marker.is_file() else set()
+    have = set(marker.read_text().splitlines()) if marker.is_file() else set()
     return [wanted for wanted in runtime_requirements() if wanted not in have]
 
 

@@ -53,7 +53,7 @@ def target_name(*, sme: bool = True, svl: int | None = None) -> str:
 
 
 def guest_python(paths: EmulatorPaths, cpu: str, log: Path | None = None) -> list[str]:
-    """`qemu-aarch64 -cpu CPU -L ROOTFS [-d in_asm -D LOG] python3.11`, all host paths."""
+    """`qemu-aarch64 -cpu CPU -L ROOTFS [-d in_asm -D LOG] python3`, all host paths."""
     command = [str(paths.qemu), "-cpu", cpu, "-L", str(paths.rootfs)]
     if log is not None:
         command += ["-d", "in_asm", "-D", str(log)]
