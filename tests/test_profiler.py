@@ -58,7 +58,7 @@ def test_profiled_run_names_the_xnnpack_operator(fc_fp32: CellArtifact) -> None:
         assert main == X86_FC_FP32
         assert found["cpu_sme2"] is False
     assert all(op["us"] >= 0 for op in found["operators"])
-    assert found["threads"] == 1 and found["runs"] == profiler.PROFILED_RUNS
+    assert found["threads"] == 1 and found["runs"] == profiler.PROFILED_RUNS and found["warmup_runs"] == 1
 
 
 def test_worker_process_serves_the_profile_mode(fc_fp32: CellArtifact) -> None:
