@@ -35,6 +35,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   rm -rf "$rootfs/opt/site/pytest_litert" "$wheel_dir"  # the checkout's own package is used, from /src
   echo "$want" > "$stamp"
 fi
+# As an installed package: the checkout and the site on python3.13's own path (a .pth file, no
+# PYTHONPATH, so child processes with a clean environment see them too), the console script
+# where a venv would put it (pip's --target scripts point at the host's interpreter).
+mkdir -p "$rootfs/usr/lib/python3/dist-packages"
+printf '/src\n/opt/site\n' > "$rootfs/usr/lib/python3/dist-packages/pytest-litert-py313.pth"
+printf '#!/usr/bin/python3.13\nimport sys\nfrom pytest_litert.cli import main\nsys.exit(main())\n' \
+  > "$rootfs/usr/bin/pytest-litert"
+chmod +x "$rootfs/usr/bin/pytest-litert"
 
 args=("$@")
 [ ${#args[@]} -gt 0 ] || args=(-p no:cacheprovider)
@@ -52,6 +60,6 @@ exec unshare --mount --fork bash -c '
   mount --bind "$repo" "$root/src"
   cd "$root/src"
   exec chroot "$root" /usr/bin/env -i PATH=/opt/site/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
-    PYTHONPATH=/src:/opt/site TF_CPP_MIN_LOG_LEVEL=3 XDG_CACHE_HOME=/tmp/cache \
+    TF_CPP_MIN_LOG_LEVEL=3 XDG_CACHE_HOME=/tmp/cache \
     sh -c "cd /src && exec python3.13 -m pytest \"\$@\"" pytest "$@"
 ' bash "$rootfs" "$repo" "${args[@]}"
