@@ -84,15 +84,17 @@ class Mutant:
     model: bytes
 
 
-def mutants(model: bytes, op_code: str, *, seed: int = 0) -> list[Mutant]:
-    """Every applicable mutation of `op_code`'s layer in `model`, in MUTATION_KINDS order.
+def mutants(model: bytes, op_code: str, *, seed: int = 0, op_index: int | None = None,
+            kinds: tuple[str, ...] = MUTATION_KINDS) -> list[Mutant]:
+    """Every applicable mutation of `op_code`'s layer in `model` (the operator at `op_index` in
+    a whole model, else the first), in MUTATION_KINDS order (or only `kinds`).
 
     Raises ValueError if the model has no `op_code` operator (a caller error, not a kind
     that does not apply).
     """
     found: list[Mutant] = []
-    for kind in MUTATION_KINDS:
-        layer = _Layer(model, op_code)  # a fresh parse per kind: mutations never stack
+    for kind in kinds:
+        layer = _Layer(model, op_code, op_index)  # a fresh parse per kind: mutations never stack
         description = _MUTATORS[kind](layer, seed)
         if description is None:
             continue
@@ -119,10 +121,10 @@ class _Layer:
     """One model's main layer: read through the inspection (model/layer.py), written through
     the schema's object API, which re-serialises everything else unchanged."""
 
-    def __init__(self, model: bytes, op_code: str) -> None:
+    def __init__(self, model: bytes, op_code: str, op_index: int | None = None) -> None:
         self.size = len(model)
         self.inspection = inspect_model(model)
-        view = main_layer(self.inspection, op_code)
+        view = main_layer(self.inspection, op_code, op_index)
         if view is None:
             names = ", ".join(sorted(set(self.inspection.op_codes)))
             raise ValueError(f"the model has no {op_code} operator (it has {names})")

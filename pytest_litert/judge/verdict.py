@@ -38,8 +38,16 @@ from pytest_litert.model.layer import MainLayer, delegate_covers
 from pytest_litert.model.quantization import dequantize_output, input_tensors
 from pytest_litert.run.lanes import PROFILES, CellRun
 
-__all__ = ["EVIDENCE", "Status", "Verdict", "failed", "judge", "skipped", "unproduced"]
+__all__ = ["EVIDENCE", "REFERENCES", "Status", "Verdict", "failed", "is_reference_check", "judge", "skipped",
+           "unproduced"]
 EVIDENCE = "kernel_evidence"  # the facts key of the profiled runs in short (judge/checks.py evidence)
+REFERENCES = ("keras", "file")  # what a lane's output is judged against (model/artifact.py CellArtifact.reference)
+
+
+def is_reference_check(name: str) -> bool:
+    """A lane judged against the float reference within the derived bound ("xnnpack vs keras",
+    or "xnnpack vs file" for an operator of a whole model judged without its Keras model)."""
+    return any(name.endswith(f" vs {reference}") for reference in REFERENCES) and not name.startswith("constants")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +75,7 @@ class Verdict:
         return check.worst if check is not None else None
 
     def worst_check(self) -> Check | None:
-        numeric = [c for c in self.checks if c.worst is not None and c.name.endswith("vs keras")]
+        numeric = [c for c in self.checks if c.worst is not None and is_reference_check(c.name)]
         return max(numeric, key=lambda c: c.worst or 0.0) if numeric else None
 
     def explain(self) -> str:
@@ -136,10 +144,11 @@ def judge(cell: Cell, artifact: CellArtifact, inspection: ModelInspection, layer
     if run.crash:
         crash = Check("run", False, run.crash)
         return Verdict(cell.id, Status.FAIL, (structure, crash), crash.message)
-    constants = constants_check(cell, inspection, layer, artifact.weights.kernel, artifact.weights.bias)
+    constants = (constants_check(cell, inspection, layer, artifact.weights.kernel, artifact.weights.bias)
+                 if artifact.reference == "keras" else None)  # the file against itself says nothing
     checks = [structure, *([constants] if constants is not None else [])]
     for check in _run_checks(cell, artifact, inspection, layer, run, require_sme2_kernels):
-        finding = next((f for f in findings if _explains(f, check)), None)
+        finding = next((f for f in findings if _explains(f, check, artifact.reference)), None)
         if finding is not None:
             explained.add(finding)
         checks.append(check if finding is None else dataclasses.replace(
@@ -157,9 +166,11 @@ def judge(cell: Cell, artifact: CellArtifact, inspection: ModelInspection, layer
     return Verdict(cell.id, Status.PASS, tuple(checks), "", facts)
 
 
-def _explains(finding: Finding, check: Check) -> bool:
-    """A failed check is the known finding if name, message and size all match."""
-    if check.passed or finding.attribute != check.name or finding.observed not in check.message:
+def _explains(finding: Finding, check: Check, reference: str = "keras") -> bool:
+    """A failed check is the known finding if name, message and size all match (a finding about
+    "<lane> vs keras" holds for "<lane> vs file" too: the same lane, another float reference)."""
+    attribute = finding.attribute.replace(" vs keras", f" vs {reference}")
+    if check.passed or attribute != check.name or finding.observed not in check.message:
         return False
     return finding.max_units is None or (check.units is not None and check.units <= finding.max_units)
 
@@ -183,7 +194,7 @@ def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
             fp16 = _fp16_arithmetic(inspection, run.modes[lane], run.facts.get(lane, {}))
             bound = _bound(cell, inspection, layer, artifact, float_in, reference, fp16)
             observed = dequantize_output(inspection, output)
-            per_lane[lane].append(numeric_check(f"{lane} vs keras", observed, reference, bound))
+            per_lane[lane].append(numeric_check(f"{lane} vs {artifact.reference}", observed, reference, bound))
         if "reference" in raw:
             agreement.append(
                 _numpy_check(cell, inspection, layer, model_in, raw["reference"], artifact.signature_names))

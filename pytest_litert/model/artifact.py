@@ -38,6 +38,10 @@ class CellArtifact:
     # Canonical input name ("x", "y") -> the model's signature input name, where they differ
     # (a user's model: `pytest_litert.check`). Arrays here are keyed canonically.
     signature_names: dict[str, str] = dataclasses.field(default_factory=dict)
+    # What `reference_outputs` are: "keras" (the Keras model's output), or "file" (no Keras model:
+    # the file's own constants evaluated in float64, the float model the file stands for; one
+    # operator of a whole model judged file-only). Numeric checks are named "<lane> vs <reference>".
+    reference: str = "keras"
 
     def signature_inputs(self, inputs: Arrays) -> Arrays:
         return {self.signature_names.get(name, name): value for name, value in inputs.items()}

@@ -56,6 +56,12 @@ class OperatorInfo:
     fused_activation: str = "NONE"
     asymmetric_inputs: bool = False  # hybrid ops: run-time input quantization asymmetric
     adjoint: bool = False  # BATCH_MATMUL adj_x / adj_y
+    # The builtin options' scalar fields (strideH, padding, keepNumDims, depthMultiplier, ...),
+    # as (name, value) pairs: what a whole model's operator needs to be read as a matrix cell.
+    options: tuple[tuple[str, int | float | bool], ...] = ()
+
+    def option(self, name: str, default: int | float | bool = 0) -> int | float | bool:
+        return next((value for key, value in self.options if key == name), default)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +178,8 @@ def _operator_info(index: int, op: Any, op_names: list[str]) -> OperatorInfo:
         fused_activation=_ACTIVATION_NAMES.get(int(activation), f"ACTIVATION_{activation}"),
         asymmetric_inputs=bool(getattr(options, "asymmetricQuantizeInputs", False)),
         adjoint=bool(getattr(options, "adjX", False) or getattr(options, "adjY", False)),
+        options=tuple((key, value) for key, value in sorted(vars(options).items())
+                      if isinstance(value, int | float | bool)) if options is not None else (),
     )
 
 

@@ -49,10 +49,11 @@ def delegate_covers(layer: MainLayer | None, facts: dict[str, object]) -> bool |
     return layer.output.index in outputs
 
 
-def main_layer(inspection: ModelInspection, op_code: str) -> MainLayer | None:
-    """The first `op_code` operator of the model as a MainLayer; None if there is none."""
-    operator = inspection.find_op(op_code)
-    if operator is None:
+def main_layer(inspection: ModelInspection, op_code: str, op_index: int | None = None) -> MainLayer | None:
+    """The first `op_code` operator of the model (or the one at `op_index`, in a whole model) as a
+    MainLayer; None if there is none."""
+    operator = inspection.find_op(op_code) if op_index is None else inspection.operators[op_index]
+    if operator is None or operator.op_code != op_code:
         return None
     positions = INPUT_POSITIONS[op_code]
     weights_index = operator.inputs[positions.weights]

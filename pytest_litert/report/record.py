@@ -67,7 +67,7 @@ def record_of(cell: Cell, inspection: ModelInspection | None, layer: MainLayer |
         "status": str(verdict.status) if verdict is not None else NOT_JUDGED,
         "failed_checks": sorted(c.name for c in checks if not c.passed),
         "numeric": {c.name: {"worst": _round(c.worst), "units": _round(c.units), "unit": c.unit}
-                    for c in checks if c.name.endswith("vs keras") and c.worst is not None},
+                    for c in checks if _reference_check(c.name) and c.worst is not None},
         "error": verdict.reason.splitlines()[0][:300] if failed and verdict is not None else "",
     }
     if details:
@@ -78,6 +78,12 @@ def record_of(cell: Cell, inspection: ModelInspection | None, layer: MainLayer |
                                                 default=str))
         record["kernel_evidence"] = json.loads(json.dumps(evidence, default=str))
     return record
+
+
+def _reference_check(name: str) -> bool:
+    from pytest_litert.judge.verdict import is_reference_check
+
+    return is_reference_check(name)
 
 
 def _delegated(layer: MainLayer | None, facts: dict[str, Any]) -> bool | None:

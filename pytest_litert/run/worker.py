@@ -8,6 +8,9 @@ imported here.
 Modes:
   xnnpack    Interpreter with the default resolver (XNNPACK applied at allocation).
   reference  Interpreter with BUILTIN_REF: LiteRT's reference kernels, no XNNPACK.
+  tensors    The same reference kernels with experimental_preserve_all_tensors: every tensor
+             of the model after one run, keyed "t<tensor index>" (a whole model's operators
+             are then judged one by one on the inputs it gave them).
   fp16       CompiledModel with XNNPACK's FORCE_FP16 flag: real fp16 arithmetic, which
              the Interpreter never does even when the model carries the fp16 hint.
   profile    CompiledModel (LiteRT's default CPU path, one thread) under LiteRT's profiler,
@@ -39,7 +42,7 @@ from typing import IO, Any
 
 import numpy as np
 
-MODES = ("xnnpack", "reference", "fp16", "profile")
+MODES = ("xnnpack", "reference", "fp16", "profile", "tensors", "tensors-builtin")
 _FORCE_FP16_FLAGS = 0x1 | 0x2 | 0x4  # XNNPACK QS8 | QU8 | FORCE_FP16
 _PROFILER_MODULE = "pytest_litert_run_profiler"
 # Mode "profile": unprofiled runs, then profiled runs (profiler.py). An emulated target's start
@@ -57,7 +60,31 @@ def execute(model: bytes, inputs: dict[str, np.ndarray], mode: str) -> tuple[
         return _execute_compiled(model, inputs)
     if mode == "profile":
         return {}, {**_profiler().profile(model, inputs, threads=1, **PROFILE_RUNS), "machine": platform.machine()}
+    if mode in ("tensors", "tensors-builtin"):
+        return _execute_preserved(model, inputs, reference=mode == "tensors")
     return _execute_interpreter(model, inputs, reference=mode == "reference")
+
+
+def _execute_preserved(
+    model: bytes, inputs: dict[str, np.ndarray], *, reference: bool
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """One run (reference or optimized builtin kernels) that keeps every tensor readable."""
+    from ai_edge_litert import interpreter as litert
+
+    kinds = litert.OpResolverType
+    kernels = kinds.BUILTIN_REF if reference else kinds.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    interp = litert.Interpreter(
+        model_content=model, num_threads=1, experimental_op_resolver_type=kernels,
+        experimental_preserve_all_tensors=True,
+    )
+    interp.get_signature_runner()(**inputs)
+    tensors = {}
+    for detail in interp.get_tensor_details():
+        try:
+            tensors[f"t{detail['index']}"] = np.array(interp.get_tensor(detail["index"]))
+        except ValueError:  # a tensor without data (an optional input, a scratch buffer)
+            continue
+    return tensors, {"machine": platform.machine(), "tensors": len(tensors)}
 
 
 def _profiler() -> Any:
