@@ -251,15 +251,20 @@ def _events(api: CApi, profiler: _P) -> list[_Event]:
 
 def summarize(runs: list[list[tuple[str, int, int, int]]]) -> dict[str, list[dict[str, Any]]]:
     """Per run, (tag, type, index, microseconds) events -> the XNNPACK operators (type 8) and
-    the graph nodes (type 2) of one run, each with its median time over the runs."""
-    found: dict[str, dict[tuple[int, str], list[int]]] = {"operators": {}, "nodes": {}}
+    the graph nodes (type 2) of one run in the order they ran, each with its median time over
+    the runs. Events are matched across runs by their position among the run's events of their
+    type: an operator's index restarts in each delegate partition of a whole model."""
+    found: dict[str, dict[tuple[int, str], tuple[int, list[int]]]] = {"operators": {}, "nodes": {}}
     kinds = {DELEGATE_PROFILED_OPERATOR_INVOKE_EVENT: "operators", OPERATOR_INVOKE_EVENT: "nodes"}
     for events in runs:
+        seen = dict.fromkeys(kinds.values(), 0)
         for tag, kind, index, micros in events:
             if kind in kinds:
-                found[kinds[kind]].setdefault((index, tag), []).append(micros)
+                entries = found[kinds[kind]]
+                entries.setdefault((seen[kinds[kind]], tag), (index, []))[1].append(micros)
+                seen[kinds[kind]] += 1
     return {kind: [{"name": tag, "index": index, "us": float(statistics.median(times))}
-                   for (index, tag), times in sorted(entries.items())]
+                   for (_, tag), (index, times) in sorted(entries.items())]
             for kind, entries in found.items()}
 
 
