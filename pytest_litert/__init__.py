@@ -1,6 +1,7 @@
 """pytest-litert: the KleidiAI/XNNPACK operator x quantization matrix for LiteRT, as a pytest plugin.
 
-`pytest_litert.check(tflite, keras_model)` judges a model you bring and returns a Verdict;
+`pytest_litert.check(tflite, keras_model)` judges a model you bring and returns a Verdict (a
+single layer) or a ModelVerdict (a whole model, op by op; `check_model`);
 `assert_verdict(verdict)` maps it onto pytest outcomes. Everything in `__all__` is public;
 the subpackages (spec, build, model, run, judge, report, faults, plugin) are internals.
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     from pytest_litert.convert.converter import ConversionError, MissingDependencyError
     from pytest_litert.judge.checks import Check
+    from pytest_litert.judge.model_verdict import ModelVerdict, OpReport
     from pytest_litert.judge.verdict import Status, Verdict
     from pytest_litert.matrix.cells import Cell, make_cell, select_cells
     from pytest_litert.matrix.ops import OPS, LayerShape
@@ -25,11 +27,15 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
     from pytest_litert.run.targets import InProcessTarget, RunResult, Target
     from pytest_litert.session import TargetUnavailable
     from pytest_litert.usermodel import ModelMismatchError, check
+    from pytest_litert.wholemodel import check_model
 
 __version__ = "0.1.0"
 
 _PUBLIC = {
     "check": "pytest_litert.usermodel",
+    "check_model": "pytest_litert.wholemodel",
+    "ModelVerdict": "pytest_litert.judge.model_verdict",
+    "OpReport": "pytest_litert.judge.model_verdict",
     "ModelMismatchError": "pytest_litert.usermodel",
     "assert_verdict": "pytest_litert.plugin",
     "Verdict": "pytest_litert.judge.verdict",
@@ -62,6 +68,8 @@ __all__ = [
     "MissingDependencyError",
     "ModelFormatError",
     "ModelMismatchError",
+    "ModelVerdict",
+    "OpReport",
     "RunResult",
     "Status",
     "Target",
@@ -69,6 +77,7 @@ __all__ = [
     "Verdict",
     "assert_verdict",
     "check",
+    "check_model",
     "make_cell",
     "select_cells",
 ]

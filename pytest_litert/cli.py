@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.util
 import json
 import sys
@@ -21,7 +20,6 @@ from pytest_litert.bench.sweep import SEED_RECIPES, sweep_cells
 from pytest_litert.bench.timing import BenchRefused, Budget
 from pytest_litert.convert.keras_models import TENSORFLOW_HINT
 from pytest_litert.faults import inject
-from pytest_litert.judge.verdict import Status
 from pytest_litert.matrix.ops import OPS
 from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.matrix.shapes import SHAPE_SETS
@@ -43,7 +41,7 @@ that ran and their speed.
 
 common tasks:
   pytest-litert matrix                              judge every cell on this machine, print the table
-  pytest-litert check MODEL.tflite MODEL.keras      judge your own converted model
+  pytest-litert check MODEL.tflite [MODEL.keras]    judge your own converted model (a whole one: op by op)
   pytest-litert export DIR                          models and a bundle for a phone or an Arm board
   pytest-litert bench [--compare OLD.json]          time every cell; gate an upgrade on speed
   pytest-litert doctor                              what this machine and LiteRT build can prove about SME2
@@ -138,11 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_check_and_report(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     checking = commands.add_parser(
-        "check", help="judge your own converted model against the Keras model it came from (exit 1 if it fails)",
-        description="Infers the operator and recipe from the two files, runs the matrix's checks and prints "
-                    "each one; exit 0 on pass or a known finding, 1 on a failure, 2 on unusable input.")
+        "check", help="judge your own converted model, a single layer or a whole model op by op (exit 1 if it fails)",
+        description="A single layer: infers the operator and recipe from the two files, runs the matrix's checks "
+                    "and prints each one. A whole model (or no REFERENCE): judges every matrix operator on its own "
+                    "inputs and prints a per-op table. Exit 0 on pass or a known finding, 1 on a failure, 2 on "
+                    "unusable input.")
     checking.add_argument("model", type=Path, help="the .tflite file")
-    checking.add_argument("reference", type=Path, help="the Keras model it was converted from (.keras)")
+    checking.add_argument("reference", type=Path, nargs="?", default=None,
+                          help="the Keras model it was converted from (.keras); without it a whole model is judged "
+                          "from its file alone")
+    checking.add_argument("--target", default="host", choices=TARGETS, help="where LiteRT runs (default host)")
     checking.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     checking.add_argument("--json", type=Path, metavar="PATH", help="also write the verdict to this file")
     checking.add_argument("--force", action="store_true", help="overwrite an existing --json file")
@@ -368,20 +371,13 @@ def _refuse_existing(path: Path | None, force: bool) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    import pytest_litert
+    from pytest_litert import usercheck
 
     _refuse_existing(args.json, args.force)
     for path in (args.model, args.reference):
-        if not path.exists():
+        if path is not None and not path.exists():
             raise _Refused(f"{path}: no such file")
-    verdict = pytest_litert.check(args.model, args.reference, seed=args.seed)
-    print(verdict.explain())
-    if args.json is not None:
-        record = {"model": str(args.model), "reference": str(args.reference), "cell": verdict.cell_id,
-                  "status": str(verdict.status), "reason": verdict.reason,
-                  "checks": [dataclasses.asdict(check) for check in verdict.checks]}
-        args.json.write_text(json.dumps(record, indent=1, default=float) + "\n", encoding="utf-8")
-    return 1 if verdict.status == Status.FAIL else 0
+    return usercheck.run(args.model, args.reference, seed=args.seed, target=args.target, json_path=args.json)
 
 
 def _report(args: argparse.Namespace) -> int:

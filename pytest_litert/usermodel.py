@@ -2,14 +2,16 @@
 
 `check(tflite, keras_model)` infers the cell (operator, recipe, shape) from the two
 models, then runs exactly the matrix's checks and returns the same Verdict, so a team can
-regression-test its own converted single-layer models after a converter upgrade.
+regression-test its own converted single-layer models after a converter upgrade. A whole
+model (a Keras model of several layers, or no Keras model at all: file-only) is judged op by
+op instead (wholemodel.py) and gives a ModelVerdict.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +29,9 @@ from pytest_litert.model.quantization import dequantize_inputs, quantize_inputs
 from pytest_litert.run.targets import Target, host_target
 from pytest_litert.session import evaluate_cell
 
+if TYPE_CHECKING:
+    from pytest_litert.judge.model_verdict import ModelVerdict
+
 SUPPORTED = ("FULLY_CONNECTED", "BATCH_MATMUL", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
 GRAPH_IO = frozenset({"QUANTIZE", "DEQUANTIZE"})  # conversions at the graph's inputs and outputs
 
@@ -40,12 +45,15 @@ ACCEPTED_FORMS = ("one array (a single-input model), a list or tuple with one ar
                   "in the Keras model's input order, or a dict by input name")
 
 
-def check(tflite: bytes | str | Path, keras_model: Any, inputs: Inputs | None = None,
-          *, seed: int = 0, target: Target | None = None) -> Verdict:
+def check(tflite: bytes | str | Path, keras_model: Any = None, inputs: Inputs | None = None,
+          *, seed: int = 0, target: Target | None = None) -> Verdict | ModelVerdict:
     """Structure, delegation and numbers of `tflite` against `keras_model` (a Keras model or
     the path of a saved .keras file). `inputs`: float inputs, as ACCEPTED_FORMS says; by
     default seeded uniform [-1, 1] draws. Either way they are put on the model's input grid.
-    Inputs of another count, shape or dtype raise ValueError naming what the model takes."""
+    Inputs of another count, shape or dtype raise ValueError naming what the model takes.
+
+    A Keras model of one layer gives the single layer's Verdict; one of several layers, or
+    none (file-only), judges the whole model op by op: a ModelVerdict (`check_model`)."""
     model_bytes = Path(tflite).read_bytes() if isinstance(tflite, (str, Path)) else bytes(tflite)
     try:
         inspection = inspect_model(model_bytes)
@@ -53,6 +61,14 @@ def check(tflite: bytes | str | Path, keras_model: Any, inputs: Inputs | None = 
         raise ModelMismatchError(f"{tflite if not isinstance(tflite, bytes) else 'the model'}: {error}") from error
     if isinstance(keras_model, (str, Path)):
         keras_model = import_keras().models.load_model(keras_model, compile=False)
+    if keras_model is None or len(_layers(keras_model)) > 1:
+        from pytest_litert.wholemodel import check_model
+
+        if inputs is not None and not isinstance(inputs, dict):
+            raise ValueError(f"check() inputs of a whole model: a dict by signature input name "
+                             f"({', '.join(inspection.signature_inputs)})")
+        return check_model(tflite if isinstance(tflite, str | Path) else model_bytes, keras_model, inputs=inputs,
+                           seed=seed, target=target)
     cell, weights, keras_names = infer_cell(inspection, keras_model)
     names = signature_names(cell, inspection)
     artifact = _artifact(cell, model_bytes, inspection, keras_model, weights, (names, keras_names), inputs, seed)
@@ -93,7 +109,7 @@ def infer_recipe(inspection: ModelInspection, op_code: str) -> str:
 
 def infer_cell(inspection: ModelInspection, model: Any) -> tuple[Cell, LayerWeights, dict[str, str]]:
     op_code = _main_op_code(inspection)
-    layers = [layer for layer in model.layers if layer.__class__.__name__ != "InputLayer"]
+    layers = _layers(model)
     if len(layers) != 1:
         raise ModelMismatchError(f"the Keras model must have one layer besides its inputs; it has "
                                  f"{[layer.__class__.__name__ for layer in layers]}")
@@ -112,6 +128,19 @@ def infer_cell(inspection: ModelInspection, model: Any) -> tuple[Cell, LayerWeig
     return cell, weights, names
 
 
+def single_layer(inspection: ModelInspection) -> bool:
+    """The file is one matrix layer (plus conversions at its inputs and outputs)."""
+    try:
+        _main_op_code(inspection)
+    except ModelMismatchError:
+        return False
+    return True
+
+
+def _layers(model: Any) -> list[Any]:
+    return [layer for layer in model.layers if layer.__class__.__name__ != "InputLayer"]
+
+
 def _main_op_code(inspection: ModelInspection) -> str:
     """The one operator of a single-layer model; the other operators must be part of its layer
     (model/layer.py: DEQUANTIZE of its constants, the RESHAPE wrap of a dynamic batch and its
@@ -124,7 +153,8 @@ def _main_op_code(inspection: ModelInspection) -> str:
         extra = f" ({', '.join(sorted(set(outside)))} outside the layer)" if outside else ""
         raise ModelMismatchError(
             f"check() judges single-layer models of {', '.join(SUPPORTED)}; this model has "
-            f"{', '.join(inspection.op_codes) or 'no operators'}{extra}"
+            f"{', '.join(inspection.op_codes) or 'no operators'}{extra}. To judge it op by op as a whole "
+            "model, pass the Keras model of all its layers, or none (pytest_litert.check_model)"
         )
     return main[0]
 

@@ -62,21 +62,23 @@ class Prepared:
     why: str = ""
 
 
-def check_model(tflite: bytes | str | Path, keras_model: Any = None, *, seed: int = 0, draws: int = DRAWS,
-                target: Target | None = None) -> ModelVerdict:
+def check_model(tflite: bytes | str | Path, keras_model: Any = None, *, inputs: Arrays | None = None,
+                seed: int = 0, draws: int = DRAWS, target: Target | None = None) -> ModelVerdict:
     """Every operator of `tflite` judged on its own inputs (see the module docstring); `keras_model`
-    (a Keras model or a saved .keras path) adds the Keras-side checks."""
+    (a Keras model or a saved .keras path) adds the Keras-side checks. `inputs`: float inputs by
+    signature input name (put on an integer input's grid); by default `draws` seeded uniform
+    [-1, 1] draws."""
     began = time.perf_counter()
     name = Path(tflite).name if isinstance(tflite, str | Path) else "model"
     raw = Path(tflite).read_bytes() if isinstance(tflite, str | Path) else bytes(tflite)
     model = static_shapes(_readable(raw, name))
     graph = ModelGraph.of(inspect_model(model))
     keras = _load(keras_model)
-    inputs = model_draws(graph.inspection, seed, draws)
+    feeds = [_given(graph.inspection, inputs)] if inputs is not None else model_draws(graph.inspection, seed, draws)
     owned = target is None
     target = target or host_target()
     try:
-        run = run_model(model, inputs, target)
+        run = run_model(model, feeds, target)
         shapes = {index: value.shape for index, value in run.tensors[0].items()}
         prepared = [prepare(model, graph, op, shapes) for op in graph.own_operators()]
         matches = keras_matches(keras, graph, prepared) if keras is not None else KerasMatches()
@@ -84,7 +86,7 @@ def check_model(tflite: bytes | str | Path, keras_model: Any = None, *, seed: in
     finally:
         if owned:
             target.close()
-    return _verdict(name, graph, run, reports, matches, keras, inputs, time.perf_counter() - began)
+    return _verdict(name, graph, run, reports, matches, keras, feeds, time.perf_counter() - began)
 
 
 def _readable(model: bytes, name: str) -> bytes:
@@ -109,6 +111,16 @@ def model_draws(inspection: ModelInspection, seed: int, draws: int) -> list[Arra
     inputs = inspection.signature_inputs or {f"input_{i}": t for i, t in enumerate(inspection.inputs)}
     return [{name: quantize(inspection.tensors[t], rng.uniform(-1, 1, inspection.tensors[t].shape))
              for name, t in inputs.items()} for _ in range(draws)]
+
+
+def _given(inspection: ModelInspection, inputs: Arrays) -> Arrays:
+    names = inspection.signature_inputs
+    unknown = sorted(set(inputs) ^ set(names))
+    if unknown:
+        raise ValueError(f"check_model() inputs: give one float array per signature input "
+                         f"({', '.join(names)}); got {', '.join(inputs) or 'none'}")
+    return {name: quantize(inspection.tensors[names[name]], np.asarray(value, np.float64))
+            for name, value in inputs.items()}
 
 
 def prepare(model: bytes, graph: ModelGraph, op: OperatorInfo, shapes: dict[int, tuple[int, ...]]) -> Prepared:
@@ -160,7 +172,7 @@ def _inform(base: OpReport, item: Prepared, inputs: Arrays, target: Target) -> O
     status = NOT_JUDGED if item.op.op_code in MATRIX_OP_CODES else INFO
     reason = "; ".join(part for part in (item.why, problem) if part)
     return dataclasses.replace(base, status=status, reason=reason, information=metrics,
-                               operators=_operators(found.profile))
+                               operators=_operators(found.profile), model=item.cut.model)
 
 
 def _judge(base: OpReport, item: Prepared, inputs: list[Arrays], matches: KerasMatches, target: Target) -> OpReport:
@@ -184,7 +196,7 @@ def _judge(base: OpReport, item: Prepared, inputs: list[Arrays], matches: KerasM
     evidence = verdict.kernel_evidence().get("profile", {})
     ran = tuple(str(op["name"]) for op in evidence.get("operators", []))
     return dataclasses.replace(base, status=str(verdict.status), verdict=verdict, recipe=item.recipe,
-                               keras=matches.describe(item.op.index), operators=ran)
+                               keras=matches.describe(item.op.index), operators=ran, cell=cell, model=item.cut.model)
 
 
 def _operators(profile: dict[str, Any]) -> tuple[str, ...]:

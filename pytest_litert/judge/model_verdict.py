@@ -18,6 +18,7 @@ import numpy as np
 from pytest_litert.judge.checks import aggregate_metrics
 from pytest_litert.judge.status import Status
 from pytest_litert.judge.verdict import Verdict
+from pytest_litert.matrix.cells import Cell
 from pytest_litert.matrix.kernel_types import SME_ONLY_TYPES, OperatorName
 
 NOT_JUDGED = "not judged"  # a matrix operator the matrix cannot model (the reason says why)
@@ -39,6 +40,8 @@ class OpReport:
     operators: tuple[str, ...] = ()  # the XNNPACK operators that ran it (its profiled single-op model)
     time_us: float | None = None  # its share of the whole model's profiled run
     information: dict[str, float] = dataclasses.field(default_factory=dict)
+    cell: Cell | None = None  # the matrix cell it was judged as
+    model: bytes = dataclasses.field(default=b"", repr=False)  # its single-operator model (model/cut.py)
 
     @property
     def id(self) -> str:

@@ -63,6 +63,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.args.extend(str(model) for model, _ in config.stash[state.user_models_key])
     config.pluginmanager.register(MatrixSummary(settings), "litert-matrix-summary")
     config.pluginmanager.register(BenchSection(), "litert-bench-section")
+    if config.stash[state.user_models_key]:
+        config.pluginmanager.register(usermodels.ModelSummaries(), "litert-model-summaries")
     config.stash[state.recorder_key] = RunRecorder(options.recording_options(config, settings))
     config.pluginmanager.register(config.stash[state.recorder_key], "litert-recorder")
 

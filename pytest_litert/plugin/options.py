@@ -52,9 +52,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--litert-html", dest="litert_html", default=None, metavar="PATH",
                     help="write the run as one self-contained HTML page (the matrix grid; a cell's checks on click)")
     group.addoption("--litert-model", dest="litert_model", action="append", default=[], metavar="PATH",
-                    help="a .tflite of your own to judge (repeatable); needs --litert-reference")
+                    help="a .tflite of your own to judge (repeatable; a whole model: one test per matrix "
+                    "operator); needs --litert-reference")
     group.addoption("--litert-reference", dest="litert_reference", action="append", default=[],
-                    metavar="PATH", help="the saved Keras model (.keras) each --litert-model came from")
+                    metavar="PATH", help="the saved Keras model (.keras) each --litert-model came from, or 'none' "
+                    "to judge a whole model from its file alone")
     for name, help_text in _FLAGS:
         flag, key = f"--litert-{name}", f"litert_{name.replace('-', '_')}"
         group.addoption(flag, dest=key, action="store_true", default=None, help=help_text)
@@ -117,10 +119,13 @@ def artifacts_dir(config: pytest.Config) -> Path:
     return Path(tempfile.mkdtemp(prefix="litert-artifacts-"))
 
 
-def user_models(config: pytest.Config) -> list[tuple[Path, Path]]:
-    """Pairs of (--litert-model, --litert-reference); one reference may serve every model."""
+NO_REFERENCE = "none"  # --litert-reference=none: a whole model judged from its file alone
+
+
+def user_models(config: pytest.Config) -> list[tuple[Path, Path | None]]:
+    """Pairs of (--litert-model, --litert-reference or None); one reference may serve every model."""
     models = [Path(p) for p in config.getoption("litert_model")]
-    references = [Path(p) for p in config.getoption("litert_reference")]
+    references = [None if p == NO_REFERENCE else Path(p) for p in config.getoption("litert_reference")]
     if not models and not references:
         return []
     if len(references) == 1:
@@ -131,6 +136,6 @@ def user_models(config: pytest.Config) -> list[tuple[Path, Path]]:
             "give one --litert-reference (the saved Keras model) per --litert-model, or one for all"
         )
     for flag, path in [*(("--litert-model", m) for m in models), *(("--litert-reference", r) for r in references)]:
-        if not path.is_file():
+        if path is not None and not path.is_file():
             raise pytest.UsageError(f"pytest-litert: {flag}={path}: no such file")
     return list(zip(models, references, strict=True))

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 settings_key = pytest.StashKey[Settings]()
 recorder_key = pytest.StashKey[RunRecorder]()
-user_models_key = pytest.StashKey[list[tuple[Path, Path]]]()
+user_models_key = pytest.StashKey[list[tuple[Path, Path | None]]]()
 targets_key = pytest.StashKey[dict[str, "TargetFactory"]]()
 runner_key = pytest.StashKey["Runner"]()
 header_key = pytest.StashKey[bool]()  # the litert report lines were shown

@@ -35,9 +35,15 @@ class Comparison:
 # --- names ------------------------------------------------------------------------------------
 
 
+WHOLE_MODEL = "whole model"  # the shape set of a whole model's per-operator records (report/model_report.py)
+
+
 def baseline_name(record: dict[str, Any]) -> str:
-    """`<cell id>`, plus a digest of the shape when it is not its shape set's (the id's) shape."""
+    """`<cell id>`, plus a digest of the shape when it is not its shape set's (the id's) shape;
+    an operator of a whole model is its position (`op012-CONV_2D`), compared op by op."""
     cell, shape = str(record["cell"]), dict(record.get("shape") or {})
+    if record.get("shape_set") == WHOLE_MODEL:
+        return cell
     named = SHAPE_SETS.get(str(record.get("shape_set", DEFAULT_SET)), {}).get(str(record.get("op")), ())
     label = str(record.get("shape_label", ""))
     for candidate in (n.shape.as_dict() for n in named if n.label == label):
