@@ -8,6 +8,7 @@ Weights are in Keras layout; `keras_kernel` turns the file's layout into it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import numpy as np
@@ -16,12 +17,33 @@ from pytest_litert.matrix.ops import LayerShape, OpSpec, depth_multiplier
 from pytest_litert.model.quantization import to_keras_layout
 
 
+@functools.cache
+def blas_is_right() -> bool:
+    """Whether NumPy's BLAS computes float64 products right on this CPU, checked against a
+    BLAS-free product on shapes with tails. Measured: NumPy 2.5.5's OpenBLAS on an SME CPU
+    (QEMU -cpu max) returns float64 products off by ~10 while float32 ones are right
+    (docs/findings.md); an oracle must not lean on the kernels of the machine under test."""
+    rng = np.random.default_rng(0)
+    for m, k, n in ((8, 64, 48), (3, 17, 5), (33, 130, 65)):
+        a, b = rng.uniform(-1, 1, (m, k)), rng.uniform(-1, 1, (k, n))
+        if not np.allclose(a @ b, np.einsum("ik,kn->in", a, b, optimize=False), rtol=1e-12, atol=1e-12):
+            return False
+    return True
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """float64 `a @ b` (batched), through BLAS only where BLAS was found right."""
+    if blas_is_right():
+        return np.asarray(np.matmul(a, b))
+    return np.asarray(np.einsum("...mk,...kn->...mn", a, b, optimize=False))
+
+
 def apply(op: OpSpec, shape: LayerShape, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     """The layer without bias: `w` in Keras layout (or the second input for BATCH_MATMUL)."""
     x = np.asarray(x, np.float64)
     w = np.asarray(w, np.float64)
     if op.matrix_product:
-        return np.asarray(np.matmul(x, w))
+        return matmul(x, w)
     if op.op_code == "TRANSPOSE_CONV":
         return transpose_conv2d(x, w, shape.stride, shape.padding)
     if op.op_code == "DEPTHWISE_CONV_2D":
@@ -62,7 +84,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: int, dilation: int, padding: st
     """NHWC input, HWIO kernel, TensorFlow's SAME/VALID padding rules."""
     out: np.ndarray | None = None
     for i, j, window in _windows(x, w.shape[:2], stride, dilation, padding):
-        term = window @ w[i, j]
+        term = matmul(window, w[i, j])
         out = term if out is None else out + term
     assert out is not None
     return out
@@ -88,7 +110,7 @@ def transpose_conv2d(x: np.ndarray, w: np.ndarray, stride: int, padding: str) ->
     for i in range(kh):
         for j in range(kw):
             full[:, i : i + (height - 1) * stride + 1 : stride,
-                 j : j + (width - 1) * stride + 1 : stride] += x @ w[i, j].T
+                 j : j + (width - 1) * stride + 1 : stride] += matmul(x, w[i, j].T)
     if padding == "same":
         out_h, out_w = height * stride, width * stride
         top, left = max(kh - stride, 0) // 2, max(kw - stride, 0) // 2
