@@ -150,3 +150,22 @@ def _browser(page: Path, opened: str, *args: str) -> Any:
         done = subprocess.run([str(_chromium()), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args,
                                f"file://{page}#{opened}"], capture_output=True, text=True, timeout=120, check=True)
     return done.stdout
+
+
+def test_an_sme2_ab_run_gets_its_speedup_bars(tmp_path: Path, run_file: Path) -> None:
+    """An A/B run as bench/ab.py saves it (its own classes; timing a real one needs an SME2
+    machine, so the samples here are made up and the verdicts set by hand)."""
+    from pytest_litert.bench import ab
+    from pytest_litert.bench.stats import Summary
+
+    fast, slow = Summary.of((((1.0, 1.1, 0.9),),)), Summary.of((((2.0, 2.1, 1.9),),))
+    results = [ab.AbResult("fully_connected-fp32-seed", "interpreter", fast, slow, "faster", 0.01),
+               ab.AbResult("conv2d-dynamic_int8-seed", "interpreter", slow, slow, "same", 0.5)]
+    run = ab.AbRun({"cpu": "test stand-in"}, {}, 0.1, {}, results, "2026-12-02")
+    path = tmp_path / "ab.json"
+    ab.save(run, path)
+    runs, benches = load_documents([run_file, path])
+    page = render(runs, benches)
+    section = page[page.index("<section class=ab>"):]
+    assert "fully_connected-fp32-seed" in section and "<td>2.00x</td><td>faster</td>" in section
+    assert "<td>1.00x</td><td>same</td>" in section

@@ -22,6 +22,7 @@ from typing import Any
 from pytest_litert.report.table import fraction_text
 
 BENCH_KIND = "pytest-litert bench"
+AB_KIND = "pytest-litert bench sme2-ab"  # bench/ab.py: SME2 on and hidden on one machine
 # Status -> (glyph, css class, what the legend says). The glyph, not only the colour, tells
 # the statuses apart, for colour-blind readers and for print.
 GLYPHS = {
@@ -46,7 +47,7 @@ def load_documents(paths: Sequence[Path]) -> tuple[list[tuple[str, dict[str, Any
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise ReportInputError(f"{path}: {error}") from None
-        if isinstance(document, dict) and document.get("kind") == BENCH_KIND:
+        if isinstance(document, dict) and document.get("kind") in (BENCH_KIND, AB_KIND):
             benches.append(document)
         elif isinstance(document, dict) and isinstance(document.get("cells"), list):
             runs.append((path.name, document))
@@ -75,7 +76,7 @@ def render(runs: Sequence[tuple[str, dict[str, Any]]], benches: Sequence[dict[st
     parts = [_header(name, run), _legend(), *_grids(records)]
     if previous is not None:
         parts.append(_diff(previous, (name, run)))
-    parts += [_bench(bench) for bench in benches]
+    parts += [_ab(bench) if bench.get("kind") == AB_KIND else _bench(bench) for bench in benches]
     details = {record["cell"]: _detail(record) for record in records}
     page = template.replace("{{title}}", html.escape(f"pytest-litert report: {name or 'bench'}"))
     page = page.replace("{{body}}", "\n".join(parts))
@@ -227,6 +228,28 @@ def _bench(bench: dict[str, Any]) -> str:
     return (f"<section class=bench><h2>Bench: {html.escape(str(machine.get('cpu', '')))} "
             f"({html.escape(str(bench.get('created', '')))})</h2><table><tr><th>cell</th><th>API</th>"
             f"<th>median (ms)</th><th>GFLOP/s</th><th>XNNPACK operator</th></tr>{''.join(rows)}</table></section>")
+
+
+def _ab(run: dict[str, Any]) -> str:
+    """`bench --sme2-ab`: per cell and API the speedup of SME2 over NEON as a bar (1x marked),
+    with the rank test's verdict; "no gain" is a result like any other."""
+    results = run.get("results", [])
+    top = max([float(r.get("speedup", 1.0)) for r in results] + [2.0])
+    rows = []
+    for result in results:
+        speedup = float(result.get("speedup", 0.0))
+        width = 100.0 * speedup / top
+        rows.append(f"<tr><td>{html.escape(str(result.get('cell_id')))}</td><td>{html.escape(str(result.get('api')))}"
+                    f"</td><td class=bar><span style='width:{width:.1f}%'></span><i style='left:{100 / top:.1f}%'></i>"
+                    f"</td><td>{speedup:.2f}x</td><td>{html.escape(str(result.get('verdict')))}</td>"
+                    f"<td>{_number(result.get('p_faster'))}</td><td>{_number(result.get('sme2_median_ms'))}</td>"
+                    f"<td>{_number(result.get('neon_median_ms'))}</td></tr>")
+    machine = run.get("machine") or {}
+    return (f"<section class=ab><h2>What SME2 buys: {html.escape(str(machine.get('cpu', '')))} "
+            f"({html.escape(str(run.get('created', '')))})</h2><p>Speedup = NEON median / SME2 median on the same "
+            f"machine (SME2 hidden from XNNPACK for NEON); the line marks 1x.</p><table><tr><th>cell</th><th>API</th>"
+            f"<th>speedup</th><th></th><th>verdict</th><th>p (SME2 faster)</th><th>SME2 ms</th><th>NEON ms</th>"
+            f"</tr>{''.join(rows)}</table></section>")
 
 
 def _number(value: Any) -> str:
