@@ -33,7 +33,7 @@ from pytest_litert.matrix.cells import make_cell
 from pytest_litert.matrix.ops import LayerShape, OpSpec
 from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.model.artifact import Arrays, CellArtifact, LayerWeights
-from pytest_litert.model.cut import CutModel, cut, static_shapes
+from pytest_litert.model.cut import CutModel, Cutter, static_shapes
 from pytest_litert.model.flatbuffer import ModelFormatError, ModelInspection, OperatorInfo, inspect_model
 from pytest_litert.model.graph import MATRIX_OP_CODES, ModelGraph
 from pytest_litert.model.layer import MainLayer, main_layer
@@ -80,9 +80,11 @@ def check_model(tflite: bytes | str | Path, keras_model: Any = None, *, inputs: 
     try:
         run = run_model(model, feeds, target)
         shapes = {index: value.shape for index, value in run.tensors[0].items()}
-        prepared = [prepare(model, graph, op, shapes) for op in graph.own_operators()]
+        cutter = Cutter(model, graph)
+        prepared = [prepare(cutter, op, shapes) for op in graph.own_operators()]
         matches = keras_matches(keras, graph, prepared) if keras is not None else KerasMatches()
-        reports = [_report(item, run, matches, target) for item in prepared]
+        profiles: dict[tuple[Any, ...], dict[str, Any]] = {}  # one profiled run per kind of other operator
+        reports = [_report(item, run, matches, target, profiles) for item in prepared]
     finally:
         if owned:
             target.close()
@@ -123,11 +125,11 @@ def _given(inspection: ModelInspection, inputs: Arrays) -> Arrays:
             for name, value in inputs.items()}
 
 
-def prepare(model: bytes, graph: ModelGraph, op: OperatorInfo, shapes: dict[int, tuple[int, ...]]) -> Prepared:
+def prepare(cutter: Cutter, op: OperatorInfo, shapes: dict[int, tuple[int, ...]]) -> Prepared:
     """Cut the operator out and, for a matrix operator, read its cell; never raises."""
-    names = graph.tensor_names(op.index)
+    names = cutter.graph.tensor_names(op.index)
     try:
-        piece = cut(model, graph, op.index, shapes)
+        piece = cutter.cut(op.index, shapes)
         inspection = inspect_model(piece.model)
     except Exception as error:  # a graph this surgery cannot lift out (subgraphs, custom ops)
         return Prepared(op, names, why=f"cannot be cut out alone: {type(error).__name__}: {error}")
@@ -149,20 +151,25 @@ def prepare(model: bytes, graph: ModelGraph, op: OperatorInfo, shapes: dict[int,
     return dataclasses.replace(found, layer=layer, spec=spec, shape=shape, recipe=infer_recipe(inspection, op.op_code))
 
 
-def _report(item: Prepared, run: ModelRun, matches: KerasMatches, target: Target) -> OpReport:
+def _report(item: Prepared, run: ModelRun, matches: KerasMatches, target: Target,
+            profiles: dict[tuple[Any, ...], dict[str, Any]]) -> OpReport:
     base = OpReport(item.op.index, item.op.op_code, item.names, INFO, reason=item.why)
     if item.cut is None or item.inspection is None:
         return dataclasses.replace(base, status=NOT_JUDGED if item.op.op_code in MATRIX_OP_CODES else INFO)
     inputs = [{name: tensors[t] for name, t in item.cut.inputs.items()} for tensors in run.tensors]
     if item.spec is None or item.shape is None or item.layer is None:
-        return _inform(base, item, inputs[0], target)
+        return _inform(base, item, inputs[0], target, profiles)
     return _judge(base, item, inputs, matches, target)
 
 
-def _inform(base: OpReport, item: Prepared, inputs: Arrays, target: Target) -> OpReport:
-    """An operator outside the matrix (or one it cannot model): XNNPACK vs reference, for information."""
+def _inform(base: OpReport, item: Prepared, inputs: Arrays, target: Target,
+            profiles: dict[tuple[Any, ...], dict[str, Any]]) -> OpReport:
+    """An operator outside the matrix (or one it cannot model): XNNPACK vs reference, for information.
+    Operators of one kind, dtypes, shapes and options run the same XNNPACK operator: profiled once."""
     assert item.cut is not None and item.inspection is not None
-    found = run_operator(item.cut.model, inputs, target)
+    kind = (item.op.op_code, item.op.options, tuple((t.dtype, t.shape) for t in item.inspection.tensors))
+    found = run_operator(item.cut.model, inputs, target, profiles.get(kind))
+    profiles.setdefault(kind, found.profile)
     output = item.inspection.tensors[item.inspection.outputs[0]]
 
     def widen(values: np.ndarray) -> np.ndarray:

@@ -56,9 +56,25 @@ def input_names(graph: ModelGraph, op_index: int) -> dict[str, int]:
     return names
 
 
+class Cutter:
+    """Cuts operators out of one model, which is unpacked once (cutting only copies from it)."""
+
+    def __init__(self, model: bytes, graph: ModelGraph) -> None:
+        self.root: Any = _unpack(model)
+        self.size = len(model)
+        self.graph = graph
+
+    def cut(self, op_index: int, shapes: Mapping[int, tuple[int, ...]]) -> CutModel:
+        """`op_index` and its constants as a model; `shapes`: tensor -> the shape it ran with."""
+        return _cut(self.root, self.size, self.graph, op_index, shapes)
+
+
 def cut(model: bytes, graph: ModelGraph, op_index: int, shapes: Mapping[int, tuple[int, ...]]) -> CutModel:
     """`op_index` and its constants as a model; `shapes`: tensor -> the shape it ran with."""
-    root = _unpack(model)
+    return _cut(_unpack(model), len(model), graph, op_index, shapes)
+
+
+def _cut(root: Any, size: int, graph: ModelGraph, op_index: int, shapes: Mapping[int, tuple[int, ...]]) -> CutModel:
     source = root.subgraphs[0]
     names = input_names(graph, op_index)
     op = graph.operators[op_index]
@@ -98,7 +114,8 @@ def cut(model: bytes, graph: ModelGraph, op_index: int, shapes: Mapping[int, tup
     cut_root.subgraphs, cut_root.buffers = [subgraph], buffers
     cut_root.metadata = _metadata(root, buffers)
     cut_root.signatureDefs = [_signature({name: index[t] for name, t in names.items()}, index[op.outputs[0]])]
-    return CutModel(op_index, _pack(cut_root, len(model)), names, op.outputs[0])
+    weight = sum(len(getattr(buffer, "data", None) or b"") for buffer in buffers)
+    return CutModel(op_index, _pack(cut_root, weight), names, op.outputs[0])
 
 
 def static_shapes(model: bytes) -> bytes:
