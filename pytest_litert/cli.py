@@ -122,11 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     faults = commands.add_parser("faults", help="fault injection: mutate every cell's model, count what the "
                                  "oracles catch (--seeds N: the false-positive sweep)")
     faults.add_argument("--seed", type=int, default=0, help="matrix seed for the fault-injection table")
+    faults.add_argument("--kernels", action="store_true",
+                        help="also inject kernel faults (a faulty optimized lane, the model unchanged): their table")
     faults.add_argument("--seeds", type=int, default=0, help="run the false-positive sweep over N seeds instead")
     faults.add_argument("--first-seed", type=int, default=0, help="first seed of the sweep")
     faults.add_argument("--cache-dir", default=None, help="conversion cache (default: the plugin's; 'none' = off)")
     faults.add_argument("--target", default="inprocess", choices=("inprocess", "host"))
     faults.add_argument("--out", type=Path, default=None, help="also write the report to this file")
+    faults.add_argument("--model", type=Path, help="a whole model: plant a fault in each judged operator in turn and "
+                        "report which operator was blamed (needs --reference)")
+    faults.add_argument("--reference", type=Path, help="with --model: the Keras model it was converted from")
+    faults.add_argument("--every", type=int, default=1, metavar="N", help="with --model: every N-th judged operator")
     _add_jobs(faults)
     _add_bench(commands)
     _add_doctor(commands)
@@ -284,8 +290,15 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _faults(args: argparse.Namespace) -> int:
-    text = inject.run(seed=args.seed, seeds=args.seeds, first_seed=args.first_seed, cache_dir=args.cache_dir,
-                      target=args.target, jobs=jobs.parse_jobs(args.jobs))
+    if (args.model is None) != (args.reference is None):
+        raise _Refused("--model and --reference go together: the whole model and the Keras model it came from")
+    if args.model is not None:
+        from pytest_litert.faults import whole_model
+
+        text = whole_model.run(str(args.model), str(args.reference), every=args.every, seed=args.seed)
+    else:
+        text = inject.run(seed=args.seed, seeds=args.seeds, first_seed=args.first_seed, cache_dir=args.cache_dir,
+                          target=args.target, jobs=jobs.parse_jobs(args.jobs))
     print(text, end="")
     if args.out is not None:
         args.out.write_text(text)

@@ -20,7 +20,10 @@ model's profiled run says where the time went and which operators ran packed Kle
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +66,14 @@ class Prepared:
 
 
 def check_model(tflite: bytes | str | Path, keras_model: Any = None, *, inputs: Arrays | None = None,
-                seed: int = 0, draws: int = DRAWS, target: Target | None = None) -> ModelVerdict:
+                seed: int = 0, draws: int = DRAWS, target: Target | None = None,
+                memo: dict[str, OpReport] | None = None) -> ModelVerdict:
     """Every operator of `tflite` judged on its own inputs (see the module docstring); `keras_model`
     (a Keras model or a saved .keras path) adds the Keras-side checks. `inputs`: float inputs by
     signature input name (put on an integer input's grid); by default `draws` seeded uniform
-    [-1, 1] draws."""
+    [-1, 1] draws. `memo`: reports of operators judged before (fault injection checks one model
+    many times, against one Keras model): an operator whose single-op model and inputs are the
+    same bytes is not run again."""
     began = time.perf_counter()
     name = Path(tflite).name if isinstance(tflite, str | Path) else "model"
     raw = Path(tflite).read_bytes() if isinstance(tflite, str | Path) else bytes(tflite)
@@ -84,7 +90,8 @@ def check_model(tflite: bytes | str | Path, keras_model: Any = None, *, inputs: 
         prepared = [prepare(cutter, op, shapes) for op in graph.own_operators()]
         matches = keras_matches(keras, graph, prepared) if keras is not None else KerasMatches()
         profiles: dict[tuple[Any, ...], dict[str, Any]] = {}  # one profiled run per kind of other operator
-        reports = [_report(item, run, matches, target, profiles) for item in prepared]
+        reports = [_memoized(memo, item, run, functools.partial(_report, item, run, matches, target, profiles))
+                   for item in prepared]
     finally:
         if owned:
             target.close()
@@ -149,6 +156,20 @@ def prepare(cutter: Cutter, op: OperatorInfo, shapes: dict[int, tuple[int, ...]]
     from pytest_litert.usermodel import infer_recipe
 
     return dataclasses.replace(found, layer=layer, spec=spec, shape=shape, recipe=infer_recipe(inspection, op.op_code))
+
+
+def _memoized(memo: dict[str, OpReport] | None, item: Prepared, run: ModelRun,
+              make: Callable[[], OpReport]) -> OpReport:
+    if memo is None or item.cut is None:
+        return make()
+    digest = hashlib.sha256(item.cut.model)
+    for tensors in run.tensors:
+        for name, index in sorted(item.cut.inputs.items()):
+            digest.update(name.encode() + np.ascontiguousarray(tensors[index]).tobytes())
+    key = f"{item.op.index}:{digest.hexdigest()}"
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]
 
 
 def _report(item: Prepared, run: ModelRun, matches: KerasMatches, target: Target,
