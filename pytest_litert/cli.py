@@ -298,7 +298,7 @@ def _faults(args: argparse.Namespace) -> int:
         text = whole_model.run(str(args.model), str(args.reference), every=args.every, seed=args.seed)
     else:
         text = inject.run(seed=args.seed, seeds=args.seeds, first_seed=args.first_seed, cache_dir=args.cache_dir,
-                          target=args.target, jobs=jobs.parse_jobs(args.jobs))
+                          target=args.target, jobs=jobs.parse_jobs(args.jobs), kernels=args.kernels)
     print(text, end="")
     if args.out is not None:
         args.out.write_text(text)

@@ -107,7 +107,8 @@ class Runner:
 
     def evaluate(self, cell: Cell, artifact: CellArtifact, svl: int | None = None) -> Verdict:
         verdict = evaluate_cell(cell, artifact, self.target(svl), self.comparison_target(),
-                                require_sme2_kernels=self.settings.require_sme2_kernels)
+                                require_sme2_kernels=self.settings.require_sme2_kernels,
+                                strict_findings=self.settings.findings == "strict")
         if not self.comparison_missing or verdict.status in (judging.Status.SKIPPED, judging.Status.NOT_PRODUCED):
             return verdict
         note = Check("sme2~neon", True, f"not compared: this SME2 host has no NEON lane ({self.comparison_missing})")
@@ -125,15 +126,17 @@ class Runner:
 
 
 def evaluate_cell(cell: Cell, artifact: CellArtifact, target: Target, comparison: Target | None = None,
-                  *, require_sme2_kernels: bool = False) -> Verdict:
+                  *, require_sme2_kernels: bool = False, strict_findings: bool = False) -> Verdict:
     """Run, then judge: the main layer is found once, the lanes run on `target` (plus the
-    SME-off `comparison` for the A/B lane), and judging takes their outputs and facts."""
+    SME-off `comparison` for the A/B lane), and judging takes their outputs and facts.
+    `strict_findings`: a matrix cell's known finding that no longer reproduces fails it."""
     layer = artifact.layer(cell.op)
     verdict = judging.unproduced(cell, artifact.inspection, layer)
     if verdict is not None:
         return verdict
     run = run_cell(cell, artifact, target, comparison)
-    return judging.judge(cell, artifact, artifact.inspection, layer, run, require_sme2_kernels=require_sme2_kernels)
+    return judging.judge(cell, artifact, artifact.inspection, layer, run, require_sme2_kernels=require_sme2_kernels,
+                         strict_findings=strict_findings)
 
 
 class TargetUnavailable(RuntimeError):

@@ -61,6 +61,7 @@ class Settings:
     verbose: bool = False  # show what TensorFlow prints while converting (pytest -v, CLI -v)
     bundle: Path | None = None  # judge this exported bundle's cells instead of converting
     shape_sets: tuple[str, ...] | None = None  # None: the default set (with a bundle, every set it holds)
+    findings: str = "strict"  # a known finding that no longer reproduces: "strict" fails it, "report" says so
 
     @classmethod
     def parse(cls, raw: Mapping[str, str | bool | None], *, extra_targets: tuple[str, ...] = ()) -> Settings:
@@ -95,6 +96,7 @@ class Settings:
             verbose=_flag(raw.get("verbose")),
             bundle=bundle,
             shape_sets=None if shapes is None else tuple(dict.fromkeys(c.shape_set for c in cells)),
+            findings=_checked("findings", _findings, _text(raw, "findings")),
         )
 
     @classmethod
@@ -153,6 +155,17 @@ def _bundle(value: str | None) -> Path | None:
     except BundleError as error:
         raise ValueError(str(error)) from None
     return directory
+
+
+FINDINGS_MODES = ("strict", "report")
+
+
+def _findings(value: str | None) -> str:
+    if value is None:
+        return "strict"
+    if value not in FINDINGS_MODES:
+        raise ValueError(f"findings must be one of {', '.join(FINDINGS_MODES)}, got {value!r}")
+    return value
 
 
 def _text(raw: Mapping[str, str | bool | None], key: str) -> str | None:

@@ -7,11 +7,16 @@ verdict and is counted as detected, but listed separately, since it is the runti
 than the numeric bound that caught it. Prints a markdown table (mutation kind x recipe,
 detected/total) and the missed mutants with how close they came to their bound.
 
+--kernels: also the kernel-fault table (kernel_run.py): the unchanged models judged with a
+faulty optimized kernel (kernels.py FaultyKernelTarget), fault kind x recipe, next to the file
+mutants'.
+
 --seeds N: the false-positive sweep. Judges the UNMUTATED full matrix for seeds
-first..first+N-1 and counts verdicts of "fail" (each one a false positive of the oracle).
+first..first+N-1 and counts verdicts of "fail" (each one a false positive of the oracle);
+known findings are held strictly there (one that no longer reproduces is a failure).
 
 Usage:
-  pytest-litert faults [--seed S] [--out table.md] [--cache-dir DIR]
+  pytest-litert faults [--seed S] [--kernels] [--out table.md] [--cache-dir DIR]
   pytest-litert faults --seeds 200 [--first-seed 0] [--cache-dir DIR]
 """
 
@@ -23,6 +28,7 @@ import time
 from collections import Counter
 
 from pytest_litert import jobs as parallel
+from pytest_litert.faults import kernel_run
 from pytest_litert.faults.mutations import MUTATION_KINDS, Mutant, mutants
 from pytest_litert.judge.verdict import Status, Verdict
 from pytest_litert.matrix.cells import Cell, all_cells
@@ -62,13 +68,14 @@ def _closest(verdict: Verdict) -> str:
     return f"{verdict.status}; worst check {check.name}: {check.worst:.2f} of its bound"
 
 
-def judge_unmutated(runner: Runner, cell: Cell, target: Target) -> tuple[CellArtifact | None, Verdict | None]:
+def judge_unmutated(runner: Runner, cell: Cell, target: Target,
+                    strict_findings: bool = False) -> tuple[CellArtifact | None, Verdict | None]:
     """The cell's artifact and verdict; (None, None) when it is not produced or cannot be
     built here (a missing optional dependency); a conversion error is a failed verdict."""
     built = runner.build(cell)
     if isinstance(built, Verdict):
         return None, (None if built.status == Status.SKIPPED else built)
-    verdict = evaluate_cell(cell, built, target)
+    verdict = evaluate_cell(cell, built, target, strict_findings=strict_findings)
     return (None, None) if verdict.status == Status.NOT_PRODUCED else (built, verdict)
 
 
@@ -164,7 +171,7 @@ def sweep_seed(runner: Runner, seed: int) -> tuple[int, list[str], list[str]]:
     other: list[str] = []
     judged = 0
     for cell in all_cells():
-        _, verdict = judge_unmutated(at_seed, cell, runner.target())
+        _, verdict = judge_unmutated(at_seed, cell, runner.target(), strict_findings=True)
         judged += verdict is not None
         if verdict is None or verdict.status != Status.FAIL:
             continue
@@ -191,11 +198,32 @@ def sweep(first: int, count: int, settings: Settings, jobs: int) -> SweepResult:
     return SweepResult(first, count, judged, time.perf_counter() - started, numeric, other)
 
 
-def run(*, seed: int, seeds: int, first_seed: int, cache_dir: str | None, target: str, jobs: int = 1) -> str:
-    """The fault-injection report at `seed`, or with `seeds` > 0 the false-positive sweep."""
+def inject_kernels(settings: Settings, jobs: int) -> tuple[list[kernel_run.KernelOutcome], list[str]]:
+    """Every kernel fault on every produced cell (kernel_run.fault_cell), a cell per job."""
+    outcomes: list[kernel_run.KernelOutcome] = []
+    skipped: list[str] = []
+    cells = all_cells()
+    for cell, done in zip(cells, parallel.ordered_map(settings, kernel_run.fault_cell, cells, jobs), strict=True):
+        found, why = done.result
+        outcomes += found
+        skipped += [why] if why else []
+        print(f"  {cell.id}: {len(found)} kernel faults", file=sys.stderr, flush=True)
+    return outcomes, skipped
+
+
+def run(*, seed: int, seeds: int, first_seed: int, cache_dir: str | None, target: str, jobs: int = 1,
+        kernels: bool = False) -> str:
+    """The fault-injection report at `seed` (with `kernels`, the kernel-fault table beside
+    it), or with `seeds` > 0 the false-positive sweep."""
     settings = Settings.from_strings(None, None, seed, cache_dir, target)
     if seeds:
         return sweep(first_seed, seeds, settings, jobs).text()
     started = time.perf_counter()
     outcomes, skipped = inject(settings, jobs)
-    return report(outcomes, skipped, seed, time.perf_counter() - started)
+    text = report(outcomes, skipped, seed, time.perf_counter() - started)
+    if kernels:
+        started = time.perf_counter()
+        found, missing = inject_kernels(settings, jobs)
+        text += (f"\nKernel-fault injection, seed {seed} ({time.perf_counter() - started:.0f} s):\n\n"
+                 + kernel_run.report(found, missing))
+    return text

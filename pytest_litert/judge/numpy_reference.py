@@ -2,21 +2,26 @@
 
 It answers "does LiteRT compute the model that is in the file?", so a disagreement with
 Keras can be told apart as a converter change (NumPy agrees with LiteRT, both differ from
-Keras) or a kernel bug (LiteRT differs from NumPy computing the same file).
+Keras) or a kernel bug (LiteRT differs from NumPy computing the same file). Every lane is
+held to it: the reference kernels (`kernels="reference"`) and the optimized lanes
+(`kernels="xnnpack"`), each with the arithmetic it is due.
 
-Modelled, per what LiteRT's reference kernels do (measured: agreement to ~1e-7):
+Modelled, per what LiteRT's kernels do (measured: agreement to ~1e-7):
 - static int8 / int16x8: exact integer accumulation of (q_x - zp_x) * q_w plus the
   quantized bias, requantization by s_x*s_w/s_out rounded half away from zero, output
-  zero point, fused activation clamp, saturation. Must agree within 1 output step.
+  zero point, fused activation clamp, saturation. A correct kernel rounds the same real
+  number, so it may differ by one step only where that number is within its requantization
+  error of a rounding tie (`ties`, docs/tolerances.md).
 - dynamic int8 / int4: weights dequantized from the file; inputs quantized at run time to
-  int8 per row (FULLY_CONNECTED, BATCH_MATMUL: asymmetric if the op's
-  asymmetric_quantize_inputs is set, else symmetric) or per image (CONV_2D: asymmetric
-  with per-channel weights, symmetric with a single scale; TRANSPOSE_CONV and
-  DEPTHWISE_CONV_2D: asymmetric),
-  with each kernel's own float32 or double arithmetic so
-  rounding ties match, then float arithmetic.
+  int8 as the kernel does it. Reference kernels: per row (FULLY_CONNECTED, BATCH_MATMUL:
+  asymmetric if the op's asymmetric_quantize_inputs is set, else symmetric) or per image
+  (CONV_2D: asymmetric with per-channel weights, symmetric with a single scale;
+  TRANSPOSE_CONV and DEPTHWISE_CONV_2D: asymmetric), with each kernel's own float32 or
+  double arithmetic so rounding ties match. XNNPACK, where it takes the layer: its own
+  asymmetric qd8 recipe (xnnpack_model.py). Then float arithmetic.
 - fp32 / fp16 / weight-only int4: the file's weights (fp16 ones widened, int4 ones
-  dequantized, as the DEQUANTIZE in front of the layer does) in float64.
+  dequantized, as the DEQUANTIZE in front of the layer does) in float64; a lane computing
+  in fp16 is allowed the fp16-arithmetic terms on top.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_litert.judge import tolerance
+from pytest_litert.judge import ties, tolerance, xnnpack_model
 from pytest_litert.judge.layer_math import apply, keras_kernel
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.flatbuffer import ModelInspection, TensorInfo
@@ -42,16 +47,22 @@ class Unmodelled(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class NumpyOutput:
-    """`value` is float (dequantized); `quantized` the integer output of integer models."""
+    """`value` is float (dequantized); `quantized` the integer output of integer models, with
+    `allowed` the (lowest, highest) integer a correct kernel may give per element (ties.py)."""
 
     value: np.ndarray
     quantized: np.ndarray | None
-    bound: tolerance.Bound | None  # against LiteRT's reference kernels, for float outputs
+    bound: tolerance.Bound | None  # against a LiteRT lane, for float outputs
+    allowed: tuple[np.ndarray, np.ndarray] | None = None
+    unclamped: np.ndarray | None = None  # integer models: the output before saturation
 
 
 def evaluate(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, model_inputs: dict[str, np.ndarray],
-             input_index: dict[str, int]) -> NumpyOutput:
-    """The model in NumPy on the same inputs LiteRT gets (`input_index`: name -> tensor)."""
+             input_index: dict[str, int], *, kernels: str = "reference", fp16_arithmetic: bool = False) -> NumpyOutput:
+    """The model in NumPy on the same inputs LiteRT gets (`input_index`: name -> tensor), as
+    the reference kernels compute it (`kernels="reference"`) or as XNNPACK does where it took
+    the layer (`"xnnpack"`: its own dynamic quantization); `fp16_arithmetic`: the lane computes
+    in float16 (its bound grows by the float16 terms)."""
     if layer is None or any(op.index not in layer.operators for op in inspection.operators):
         raise Unmodelled(f"models one {cell.expected.op_code} layer (plus the DEQUANTIZE of its constants and "
                          f"a RESHAPE wrap); the file has {', '.join(inspection.op_codes)}")
@@ -61,8 +72,15 @@ def evaluate(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, m
     if data.dtype in ("INT8", "INT16"):
         return _static(cell, inspection, layer, model_inputs, input_index)
     if layer.weights.dtype in ("INT8", "INT4") and "weights" not in layer.behind_dequantize:
-        return _dynamic(cell, inspection, layer, model_inputs["x"].astype(np.float64))
-    return _float(cell, inspection, layer, model_inputs)
+        rows = xnnpack_model.granularity(cell) if kernels == "xnnpack" else None
+        return _dynamic(cell, inspection, layer, model_inputs["x"].astype(np.float64), rows)
+    return _float(cell, inspection, layer, model_inputs, fp16_arithmetic)
+
+
+def file_operands(cell: Cell, inspection: ModelInspection, layer: MainLayer,
+                  model_inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The layer's weights (Keras layout) and bias as the file holds them, in float64."""
+    return _weights(cell, inspection, layer, model_inputs), _bias(inspection, layer)
 
 
 def _weights(cell: Cell, inspection: ModelInspection, layer: MainLayer,
@@ -72,33 +90,39 @@ def _weights(cell: Cell, inspection: ModelInspection, layer: MainLayer,
     return keras_kernel(cell.op, cell.shape, dequantize_constant(inspection, layer.weights))
 
 
-def _bias(inspection: ModelInspection, layer: MainLayer) -> np.ndarray | float:
-    return dequantize_constant(inspection, layer.bias) if layer.bias is not None else 0.0
+def _bias(inspection: ModelInspection, layer: MainLayer) -> np.ndarray | None:
+    return dequantize_constant(inspection, layer.bias) if layer.bias is not None else None
 
 
 def _float(cell: Cell, inspection: ModelInspection, layer: MainLayer,
-           model_inputs: dict[str, np.ndarray]) -> NumpyOutput:
+           model_inputs: dict[str, np.ndarray], fp16_arithmetic: bool) -> NumpyOutput:
     x = model_inputs["x"].astype(np.float64)
     w = _weights(cell, inspection, layer, model_inputs)
     bias = _bias(inspection, layer)
-    value = _clamp(apply(cell.op, cell.shape, x, w) + bias, layer)
-    magnitude = apply(cell.op, cell.shape, np.abs(x), np.abs(w)) + np.abs(bias)
-    return NumpyOutput(value, None, _fp32_bound(cell, magnitude))
+    value = _clamp(apply(cell.op, cell.shape, x, w) + (0.0 if bias is None else bias), layer)
+    terms = tolerance.LayerTerms.of(cell, {"x": x, "y": w}, w if cell.op.constant_weights else None, bias)
+    return NumpyOutput(value, None, tolerance.file_bound(terms, fp16_arithmetic=fp16_arithmetic))
 
 
-def _dynamic(cell: Cell, inspection: ModelInspection, layer: MainLayer, x: np.ndarray) -> NumpyOutput:
-    rows = (-1,) if cell.op.op_code in ("FULLY_CONNECTED", "BATCH_MATMUL") else tuple(range(1, x.ndim))
-    asymmetric = layer.operator.asymmetric_inputs or _asymmetric_by_kernel(cell.op.op_code, layer.weights)
-    x_deq, ties = _quantize_rows(x, rows, asymmetric=asymmetric, double=cell.op.op_code == "BATCH_MATMUL")
+def _dynamic(cell: Cell, inspection: ModelInspection, layer: MainLayer, x: np.ndarray,
+             xnnpack_rows: tuple[int, ...] | None) -> NumpyOutput:
+    """TFLite's hybrid kernels, or with `xnnpack_rows` XNNPACK's qd8 quantization per those axes."""
+    if xnnpack_rows is not None:
+        x_deq, ties = xnnpack_model.quantize(x, xnnpack_rows)
+    else:
+        rows = (-1,) if cell.op.op_code in ("FULLY_CONNECTED", "BATCH_MATMUL") else tuple(range(1, x.ndim))
+        asymmetric = layer.operator.asymmetric_inputs or _asymmetric_by_kernel(cell.op.op_code, layer.weights)
+        x_deq, ties = _quantize_rows(x, rows, asymmetric=asymmetric, double=cell.op.op_code == "BATCH_MATMUL")
     w = keras_kernel(cell.op, cell.shape, dequantize_constant(inspection, layer.weights))
     bias = _bias(inspection, layer)
-    value = _clamp(apply(cell.op, cell.shape, x_deq, w) + bias, layer)
-    magnitude = apply(cell.op, cell.shape, np.abs(x_deq), np.abs(w)) + np.abs(bias)
-    bound = _fp32_bound(cell, magnitude)
-    if ties.any():  # an input on a rounding tie may land one step either way in the kernel
+    value = _clamp(apply(cell.op, cell.shape, x_deq, w) + (0.0 if bias is None else bias), layer)
+    terms = tolerance.LayerTerms.of(cell, {"x": x_deq}, w, bias)
+    bound = tolerance.file_bound(terms, fp16_arithmetic=False)
+    if ties.any():  # an input a correct kernel may round to the next step
         flips = apply(cell.op, cell.shape, ties, np.abs(w))
         bound = dataclasses.replace(bound, elementwise=bound.elementwise + flips,
-                                    formula=bound.formula + " + one activation step per input on a rounding tie")
+                                    formula=bound.formula + " + |W| times one activation step per input a "
+                                    "correct kernel may round either way")
     return NumpyOutput(value, None, bound)
 
 
@@ -123,16 +147,16 @@ def _quantize_rows(x: np.ndarray, axes: tuple[int, ...], *, asymmetric: bool,
     asymmetric scale, zero point and quantized values in float32 (scale, then x * (1/scale)
     + zero point, rounded half away from zero); BATCH_MATMUL computes scale and zero point in
     double and divides by the double scale (`double`). Symmetric: float32 127/max|x|.
-    Also returns, per input, its step size where the value sits on a rounding tie (within
-    float32 error), else 0: the kernel's arithmetic may round such an input either way."""
+    Also returns, per input, its step size where a correct kernel may round it to another
+    integer than this model does, else 0 (`_flips`)."""
     x32 = x.astype(np.float32)
     if not asymmetric:
         peak = np.max(np.abs(x32), axis=axes, keepdims=True)
         safe = np.where(peak == 0, np.float32(1), peak)
-        unrounded = x32.astype(np.float64) * (127.0 / safe.astype(np.float64))
-        q = np.clip(_round(x32 * (np.float32(127) / safe)), -127, 127)
+        scaled = (x32 * (np.float32(127) / safe)).astype(np.float32)
+        q = np.clip(_round(scaled), -127, 127)
         step = safe.astype(np.float64) / 127.0
-        return np.asarray(q * step), _on_tie(unrounded, step)
+        return np.asarray(q * step), _flips(scaled.astype(np.float64), step)
     low = np.minimum(np.min(x32, axis=axes, keepdims=True), np.float32(0))
     high = np.maximum(np.max(x32, axis=axes, keepdims=True), np.float32(0))
     empty = high == low  # TFLite: all zeros, scale 1, zero point 0
@@ -144,19 +168,28 @@ def _quantize_rows(x: np.ndarray, axes: tuple[int, ...], *, asymmetric: bool,
     zero = np.clip(_round(np.where(use_min, -128.0 - low / scale, 127.0 - high / scale)), -128, 127)
     zero = np.where(empty, 0.0, zero)
     if double:
-        q = _round(x32.astype(np.float64) / scale + zero)
+        unrounded = x32.astype(np.float64) / scale + zero
+        flips = _flips(unrounded, scale.astype(np.float64))
     else:
         inverse = (np.float32(1) / scale).astype(np.float32)
-        q = _round((zero.astype(np.float32) + x32 * inverse).astype(np.float32))
-    q = np.where(empty, 0.0, np.clip(q, -128, 127))
+        unrounded = (zero.astype(np.float32) + x32 * inverse).astype(np.float32).astype(np.float64)
+        fused = (x32.astype(np.float64) * inverse + zero).astype(np.float32).astype(np.float64)
+        flips = np.maximum(_flips(unrounded, scale.astype(np.float64)), _flips(fused, scale.astype(np.float64),
+                                                                                _round(unrounded)))
+    q = np.where(empty, 0.0, np.clip(_round(unrounded), -128, 127))
     step = scale.astype(np.float32).astype(np.float64)
-    return np.asarray((q - zero) * step), _on_tie(x32.astype(np.float64) / scale + zero, step)
+    return np.asarray((q - zero) * step), np.where(flips > 0, np.broadcast_to(step, flips.shape), 0.0)
 
 
-def _on_tie(unrounded: np.ndarray, step: np.ndarray) -> np.ndarray:
-    """Step size where `unrounded` is within 1e-4 of a .5 rounding tie, else 0."""
-    near = np.abs(np.abs(unrounded - np.floor(unrounded)) - 0.5) < 1e-4
-    return np.asarray(np.where(near, np.broadcast_to(step, unrounded.shape), 0.0))
+def _flips(value: np.ndarray, step: np.ndarray, modelled: np.ndarray | None = None) -> np.ndarray:
+    """Step size where a correct kernel may round `value` (the very float it rounds) to another
+    integer than `modelled` (default: this model's half-away rounding of `value`): an exact .5
+    tie, which optimized kernels round to even, or, for the unfused evaluation, a different
+    integer than the fused multiply-add (one rounding fewer) gives. No window: the value is
+    computed with the kernel's own float operations."""
+    expected = _round(value) if modelled is None else modelled
+    differ = (np.abs(value - np.floor(value)) == 0.5) | (_round(value) != expected)
+    return np.asarray(np.where(differ, np.broadcast_to(step, value.shape), 0.0))
 
 
 def _static(cell: Cell, inspection: ModelInspection, layer: MainLayer,
@@ -178,11 +211,16 @@ def _static(cell: Cell, inspection: ModelInspection, layer: MainLayer,
     out = inspection.tensors[inspection.outputs[0]]
     s_w = np.asarray(w_tensor.scales, np.float64)
     multiplier = x_tensor.scales[0] * s_w / out.scales[0]
-    q = _round(accumulator * multiplier) + out.zero_points[0]
+    exact = accumulator * multiplier  # in output steps, before the zero point
     low, high = _CLAMPS[layer.fused_activation]
     info = np.iinfo(out.dtype.lower())
-    q = np.clip(q, _activation_limit(low, out, info.min, max), _activation_limit(high, out, info.max, min))
-    return NumpyOutput((q - out.zero_points[0]) * out.scales[0], q.astype(np.int64), None)
+    limits = (_activation_limit(low, out, info.min, max), _activation_limit(high, out, info.max, min))
+    unclamped = _round(exact) + out.zero_points[0]
+    q = np.clip(unclamped, *limits)
+    window = ties.window(exact, multiplier, tolerance.requantization_error(out))
+    allowed = ties.allowed(exact, window, out.zero_points[0], limits)
+    return NumpyOutput((q - out.zero_points[0]) * out.scales[0], q.astype(np.int64), None, allowed,
+                       unclamped.astype(np.int64))
 
 
 def _activation_limit(value: float, out: TensorInfo, limit: int, pick: Any) -> float:
@@ -206,12 +244,3 @@ def _round(value: np.ndarray | np.float64) -> np.ndarray:
 def _clamp(value: np.ndarray, layer: MainLayer) -> np.ndarray:
     low, high = _CLAMPS[layer.fused_activation]
     return np.asarray(np.clip(value, low, high))
-
-
-def _fp32_bound(cell: Cell, magnitude: np.ndarray) -> tolerance.Bound:
-    """LiteRT in fp32 vs this float64 evaluation of the same numbers: gamma32(K+1)*M,
-    plus the fp32 rounding of the dequantization scale products (2*u32*M)."""
-    k = cell.op.reduction_length(cell.shape)
-    bound = (tolerance.gamma(k + 1, tolerance.U32) + 2 * tolerance.U32) * magnitude
-    return tolerance.Bound(bound, "ulp32", np.maximum(2.0**-23 * magnitude, np.finfo(np.float32).tiny),
-                           f"(gamma32(K+1) + 2*u32)*M, M=|W|.|x|+|b| of the file's own numbers, K={k}")

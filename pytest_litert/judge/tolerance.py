@@ -2,11 +2,13 @@
 
 Each bound is a sum of terms an implementation can actually incur (weight rounding,
 activation quantization, output rounding, floating-point accumulation), evaluated with
-the layer itself in float64 on |x|, |W| and ones (numpy_ops.apply), so it follows SAME
-padding, strides and the real reduction length. The derivations are in
-docs/tolerances.md; the `formula` text is quoted in failure messages.
+the layer itself in float64 on |x|, |W| and ones (layer_math.apply), so it follows SAME
+padding, strides and the real reduction length. docs/tolerances.md derives every term;
+the code follows it term by term, and tests/test_bounds_by_hand.py recomputes it from the
+document's formulas. The `formula` text is quoted in failure messages.
 
-u32 = 2^-24, u16 = 2^-11 (unit roundoffs); gamma(n, u) = n*u / (1 - n*u).
+u32 = 2^-24, u16 = 2^-11 (unit roundoffs), eta = 2^-25 (half the float16 subnormal
+spacing); gamma(n, u) = n*u / (1 - n*u).
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from pytest_litert.model.flatbuffer import TensorInfo
 U32 = 2.0**-24
 U16 = 2.0**-11
 FP16_SUBNORMAL_HALF_STEP = 2.0**-25
+# Relative error of a kernel's requantization multiplier (docs/tolerances.md, static int8):
+# int8 outputs: XNNPACK's float32 path rounds four times (s_in*s_w, /s_out, the int32 -> float
+# conversion, the product), gamma(4, u32); TFLite's 31-bit fixed-point multiplier is within
+# 2^-31 of it, far inside. int16 outputs: TFLite's 16x8 kernels reduce it to 15 bits,
+# (M + 2^15) >> 16 (or 0x7FFF near 1): within 1/(2^15 - 1) of the real multiplier.
+INT16_MULTIPLIER_ERROR = 1.0 / (2.0**15 - 1.0)
 
 
 def gamma(n: int, unit: float) -> float:
@@ -39,6 +47,11 @@ def dot_error(n: np.ndarray | float, unit: float) -> np.ndarray:
     return np.asarray(n, np.float64) * unit
 
 
+def requantization_error(output: TensorInfo) -> float:
+    """rho: the relative error of the requantization multiplier any kernel may use."""
+    return INT16_MULTIPLIER_ERROR if output.dtype == "INT16" else gamma(4, U32)
+
+
 @dataclasses.dataclass(frozen=True)
 class Bound:
     """Absolute error bound per output element, and the unit errors are reported in."""
@@ -53,11 +66,12 @@ class Bound:
 class LayerTerms:
     """Receptive-field sums for one input draw, all float64 with the output's shape."""
 
-    magnitude: np.ndarray  # |W|.|x| + |b|
+    magnitude: np.ndarray  # M = |W|.|x| + |b|
     sum_abs_x: np.ndarray  # sum of |x| over each element's receptive field
     sum_abs_w: np.ndarray  # sum of |W| over the terms that meet the input
-    terms: np.ndarray  # number of products summed (K, fewer at padded edges)
+    terms: np.ndarray  # T: number of products summed (K, fewer at padded edges)
     reduction: int  # K, the longest reduction
+    bias: float = 1.0  # beta: 1 where the layer adds a bias, else 0
 
     @classmethod
     def of(cls, cell: Cell, inputs: dict[str, np.ndarray], kernel: np.ndarray | None,
@@ -74,32 +88,48 @@ class LayerTerms:
             sum_abs_w=apply(cell.op, cell.shape, ones_x, w),
             terms=apply(cell.op, cell.shape, ones_x, ones_w),
             reduction=cell.op.reduction_length(cell.shape),
+            bias=0.0 if bias is None else 1.0,
         )
 
 
 def float_bound(terms: LayerTerms, *, fp16_weights: bool, fp16_arithmetic: bool) -> Bound:
-    """fp32 vs fp32: 2*gamma_{K+1}*M (both sides round). fp16 weights add u16*M plus a
-    subnormal term; fp16 arithmetic (inputs, products and sums in fp16) adds
-    (u16 + n*u16)*M and subnormal terms for inputs and partial sums, where n counts per
-    output element only the products that meet the input (taps on SAME padding add exact
-    zeros) plus the bias."""
-    k1 = terms.reduction + 1
+    """Keras within gamma(K+1)*M of the exact value. Float32 LiteRT likewise, over its own
+    operands: M itself, or with float16 weights and bias (W' = fl16(W), whose rounding moves
+    the result by u16*M + eta*(sum|x| + beta)) M' <= (1+u16)*M + eta*(sum|x| + beta). Float16
+    arithmetic (which rounds the weights to float16 too) replaces LiteRT's float32 term with
+    fp16_arithmetic_term. docs/tolerances.md derives each term."""
+    g = gamma(terms.reduction + 1, U32)
     m = terms.magnitude
-    bound = 2.0 * gamma(k1, U32) * m * (1.0 + U16) ** 2
-    formula = "2*gamma32(K+1)*M"
-    unit = ("ulp32", 2.0**-23)
-    if fp16_weights:
-        bound = bound + U16 * m + FP16_SUBNORMAL_HALF_STEP * terms.sum_abs_x
-        formula += " + u16*M + 2^-25*sum|x|"
+    bound, formula, unit = g * m, "gamma32(K+1)*M", ("ulp32", 2.0**-23)
+    rounded = FP16_SUBNORMAL_HALF_STEP * (terms.sum_abs_x + terms.bias)
+    if fp16_weights or fp16_arithmetic:
+        bound = bound + U16 * m + rounded
+        formula += " + u16*M + eta*(sum|x| + beta)"
         unit = ("ulp16", 2.0**-10)
     if fp16_arithmetic:
-        rounding = terms.terms + 1.0  # products that can round, plus the bias
-        bound = bound + (U16 + dot_error(rounding, U16)) * m * (1.0 + U16) ** 2
-        bound = bound + FP16_SUBNORMAL_HALF_STEP * (terms.sum_abs_w + rounding)
-        formula += f" + (u16 + n*u16)*M + 2^-25*(sum|W| + n), n<={int(rounding.max())}"
-        unit = ("ulp16", 2.0**-10)
+        bound = bound + fp16_arithmetic_term(terms)
+        formula += (" + (1+u16)*(u16 + (1+u16)*T'*u16)*M + 2*eta*(1 + T'*u16)*(sum|x| + sum|W| + T + beta), "
+                    f"T'=T+beta<={int((terms.terms + terms.bias).max())}")
+    elif fp16_weights:
+        bound = bound + g * ((1.0 + U16) * m + rounded)
+        formula += " + gamma32(K+1)*((1+u16)*M + eta*(sum|x| + beta))"
+    else:
+        bound = bound + g * m
+        formula += " + gamma32(K+1)*M"
     unit_size = np.maximum(unit[1] * m, np.finfo(np.float32).tiny)
     return Bound(bound, unit[0], unit_size, f"{formula}, M=|W|.|x|+|b|, K={terms.reduction}")
+
+
+def fp16_arithmetic_term(terms: LayerTerms) -> np.ndarray:
+    """What computing in float16 adds, beyond float16 weights: the input rounded to float16
+    (|dx| <= u16*|x| + eta) and an inner product of T' = T + beta summands in float16 over the
+    rounded operands (T'*u16*M'', Jeannerod-Rump; eta per product that underflows; additions
+    with gradual underflow are exact), with M'' <= (1+u16)^2*M + subnormal terms, all collected
+    in docs/tolerances.md to the two terms below."""
+    summands = terms.terms + terms.bias
+    relative = (1.0 + U16) * (U16 + (1.0 + U16) * dot_error(summands, U16)) * terms.magnitude
+    counts = terms.sum_abs_x + terms.sum_abs_w + terms.terms + terms.bias
+    return np.asarray(relative + 2.0 * FP16_SUBNORMAL_HALF_STEP * (1.0 + summands * U16) * counts)
 
 
 def weight_scales(weights: TensorInfo, channels_last: int) -> np.ndarray:
@@ -108,13 +138,6 @@ def weight_scales(weights: TensorInfo, channels_last: int) -> np.ndarray:
     if scales.size == 1:
         return np.full(channels_last, scales[0])
     return scales
-
-
-def multiplier_precision(output: TensorInfo) -> float:
-    """Relative error of the requantization multiplier: int8 kernels keep 31 bits (2^-22
-    covers that and XNNPACK's fp32 requantization); TFLite's 16x8 kernels reduce it to 15
-    bits ((M + 2^15) >> 16 in MultiplyByQuantizedMultiplier for int64 accumulators)."""
-    return 2.0**-15 if output.dtype == "INT16" else 2.0**-22
 
 
 def double_rounding(multiplier: np.ndarray | float) -> np.ndarray:
@@ -127,17 +150,16 @@ def double_rounding(multiplier: np.ndarray | float) -> np.ndarray:
 
 def dynamic_bound(terms: LayerTerms, weights: TensorInfo, max_abs_x: float) -> Bound:
     """Weights rounded to their grid (|dW| <= s_w/2); activations quantized at run time to
-    int8, symmetric or asymmetric, per row or per tensor: |dx| <= max|x|/127 covers all."""
+    int8, symmetric or asymmetric, per row or per tensor: |dx| <= max|x|/127 covers all. The
+    first-order terms A, then both float evaluations: gamma(K+1)*M (Keras) and gamma(K+1)*M'
+    (LiteRT, M' <= M + A)."""
     s_w = weight_scales(weights, terms.magnitude.shape[-1])
     dx = max_abs_x / 127.0
-    bound = (
-        terms.sum_abs_x * s_w / 2.0
-        + terms.sum_abs_w * dx
-        + terms.terms * s_w * dx / 2.0
-        + 2.0 * gamma(terms.reduction + 1, U32) * (terms.magnitude + terms.terms * s_w * dx)
-    )
+    first = terms.sum_abs_x * s_w / 2.0 + terms.sum_abs_w * dx + terms.terms * s_w * dx / 2.0
+    g = gamma(terms.reduction + 1, U32)
+    bound = (1.0 + g) * first + 2.0 * g * terms.magnitude
     formula = (
-        "sum|x|*s_w/2 + sum|W|*max|x|/127 + K*s_w*max|x|/254 + 2*gamma32(K+1)*M "
+        "(1+gamma32(K+1))*A + 2*gamma32(K+1)*M, A = sum|x|*s_w/2 + sum|W|*max|x|/127 + T*s_w*max|x|/254 "
         f"(s_w per channel {s_w.min():.3g}..{s_w.max():.3g}, max|x|={max_abs_x:.3g}, K={terms.reduction})"
     )
     return Bound(bound, "bound", bound, formula)
@@ -145,13 +167,15 @@ def dynamic_bound(terms: LayerTerms, weights: TensorInfo, max_abs_x: float) -> B
 
 def weight_only_bound(terms: LayerTerms, weights: TensorInfo) -> Bound:
     """Quantized weights dequantized to fp32 in front of a float layer (weight-only): weight
-    rounding (|dW| <= s_w/2), the DEQUANTIZE's own fp32 rounding (u32 of each weight) and
-    fp32 accumulation over the dequantized weights (|W'| <= |W| + s_w/2)."""
+    rounding R = sum|x|*s_w/2, the DEQUANTIZE's own fp32 rounding (u32 of each weight,
+    |W'| <= |W| + s_w/2), LiteRT's fp32 accumulation over the dequantized weights
+    (gamma(K+1)*(1+u32)*(M + R)) and Keras's own (gamma(K+1)*M)."""
     s_w = weight_scales(weights, terms.magnitude.shape[-1])
     rounding = terms.sum_abs_x * s_w / 2.0
-    bound = rounding + (2.0 * gamma(terms.reduction + 1, U32) + U32) * (terms.magnitude + rounding)
+    g = gamma(terms.reduction + 1, U32)
+    bound = rounding + (U32 + g * (1.0 + U32)) * (terms.magnitude + rounding) + g * terms.magnitude
     formula = (
-        "sum|x|*s_w/2 + (2*gamma32(K+1) + u32)*(M + sum|x|*s_w/2) "
+        "R + (u32 + gamma32(K+1)*(1+u32))*(M + R) + gamma32(K+1)*M, R = sum|x|*s_w/2 "
         f"(s_w per channel {s_w.min():.3g}..{s_w.max():.3g}, K={terms.reduction})"
     )
     return Bound(bound, "bound", bound, formula)
@@ -161,28 +185,42 @@ def static_bound(
     terms: LayerTerms, weights: TensorInfo, inputs: TensorInfo, output: TensorInfo,
     reference: np.ndarray, *, weights_on_grid: bool,
 ) -> Bound:
-    """Inputs lie on the model's input grid (see build.py), so only weight rounding
-    (|dW| <= s_w/2), bias rounding (s_in*s_w/2), output rounding (s_out/2), the
-    requantization multiplier (relative 2^-22) and saturation at the output range remain."""
+    """Inputs lie on the model's input grid (see build.py), so the file's exact value t differs
+    from Keras's r by D = weight rounding (|dW| <= s_w/2) + bias rounding (s_in*s_w/2) +
+    Keras's own float error gamma(K+1)*M; the kernel rounds t to a step (s_out/2, plus the
+    first of TFLite's two roundings) with a multiplier within rho, |t| <= |r| + D; then
+    saturation at the output range."""
     s_out, zp_out = output.scales[0], output.zero_points[0]
     info = np.iinfo(output.dtype.lower())
     low, high = (info.min - zp_out) * s_out, (info.max - zp_out) * s_out
     s_w = weight_scales(weights, terms.magnitude.shape[-1])
+    s_in = inputs.scales[0]
     weight_term = 0.0 if weights_on_grid else terms.sum_abs_x * s_w / 2.0
-    precision = multiplier_precision(output)
+    rho = requantization_error(output)
     saturation = np.maximum(reference - high, 0.0) + np.maximum(low - reference, 0.0)
-    bound = (
-        s_out / 2.0
-        + double_rounding(inputs.scales[0] * s_w / s_out) * s_out
-        + weight_term
-        + inputs.scales[0] * s_w / 2.0
-        + np.abs(reference) * precision
-        + 2.0 * gamma(terms.reduction + 1, U32) * terms.magnitude
-        + saturation
-    )
+    d = weight_term + terms.bias * s_in * s_w / 2.0 + gamma(terms.reduction + 1, U32) * terms.magnitude
+    bound = s_out / 2.0 + double_rounding(s_in * s_w / s_out) * s_out + (1.0 + rho) * d + rho * np.abs(reference)
+    bound = bound + saturation
     formula = (
-        f"s_out/2 + s_out*2^(e-1) + {'0' if weights_on_grid else 'sum|x|*s_w/2'} + s_in*s_w/2 "
-        f"+ |y|*2^{int(np.log2(precision))} + 2*gamma32(K+1)*M + saturation "
-        f"(s_out={s_out:.3g}, s_in={inputs.scales[0]:.3g}, K={terms.reduction})"
+        f"s_out/2 + s_out*2^(e-1) + (1+rho)*D + rho*|r| + saturation, D = "
+        f"{'0' if weights_on_grid else 'sum|x|*s_w/2'} + beta*s_in*s_w/2 + gamma32(K+1)*M, rho={rho:.3g} "
+        f"(s_out={s_out:.3g}, s_in={s_in:.3g}, K={terms.reduction})"
     )
     return Bound(bound, "step", np.full_like(bound, s_out), formula)
+
+
+def file_bound(terms: LayerTerms, *, fp16_arithmetic: bool) -> Bound:
+    """A lane against NumPy evaluating the file's own numbers in float64 (numpy_reference.py):
+    the K+1 summands in any order plus at most two more float32 roundings of each product
+    (the DEQUANTIZE's s*q; a hybrid kernel's s_x*s_w and its int32 -> float conversion):
+    gamma(K+3)*M >= gamma(K+1)*M + gamma(2)*M. A lane computing in float16 adds
+    fp16_arithmetic_term (its operands other than the input are float16 in the file)."""
+    m = terms.magnitude
+    bound = gamma(terms.reduction + 3, U32) * m
+    formula = f"gamma32(K+3)*M, M=|W|.|x|+|b| of the file's own numbers, K={terms.reduction}"
+    unit = ("ulp32", 2.0**-23)
+    if fp16_arithmetic:
+        bound = bound + fp16_arithmetic_term(terms)
+        formula += " + the fp16-arithmetic terms"
+        unit = ("ulp16", 2.0**-10)
+    return Bound(bound, unit[0], np.maximum(unit[1] * m, np.finfo(np.float32).tiny), formula)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_litert.judge import numpy_reference, tolerance
+from pytest_litert.judge import file_checks, tolerance
 from pytest_litert.judge.checks import (
     KERNEL_CHECK,
     NO_PACKED,
@@ -22,20 +22,18 @@ from pytest_litert.judge.checks import (
     diagnose,
     evidence,
     evidence_text,
-    integer_agreement_check,
     kernel_check,
     numeric_check,
     operator_check,
 )
 from pytest_litert.judge.constants import constants_check
 from pytest_litert.judge.status import Status
-from pytest_litert.judge.structure import Mismatch, explain_mismatches, metadata_text, structural_mismatches
+from pytest_litert.judge.structure import Mismatch, explain_mismatches, structural_mismatches
 from pytest_litert.matrix.cells import Cell, Finding
-from pytest_litert.matrix.recipes import FP16_ACCUMULATION, FP16_HINT
 from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.model.flatbuffer import ModelInspection
 from pytest_litert.model.layer import MainLayer, delegate_covers
-from pytest_litert.model.quantization import dequantize_output, input_tensors
+from pytest_litert.model.quantization import dequantize_output
 from pytest_litert.run.lanes import PROFILES, CellRun
 
 __all__ = ["EVIDENCE", "REFERENCES", "Status", "Verdict", "failed", "is_reference_check", "judge", "skipped",
@@ -132,9 +130,11 @@ def unproduced(cell: Cell, inspection: ModelInspection, layer: MainLayer | None)
 
 
 def judge(cell: Cell, artifact: CellArtifact, inspection: ModelInspection, layer: MainLayer | None,
-          run: CellRun, *, require_sme2_kernels: bool = False) -> Verdict:
+          run: CellRun, *, require_sme2_kernels: bool = False, strict_findings: bool = False) -> Verdict:
     """Every check of a produced cell from its run; known findings turn their failures into
-    an expected failure, anything beyond them still fails."""
+    an expected failure, anything beyond them still fails. A finding whose check ran and
+    passed no longer reproduces: `strict_findings` fails the cell for it (naming the entry to
+    remove), else a passing "findings" check reports it (an upgrade survey, a user's model)."""
     findings = active_findings(cell, require_sme2_kernels=require_sme2_kernels)
     found = structural_mismatches(cell, inspection, layer)
     structure = _structure_check(cell, found)
@@ -153,6 +153,9 @@ def judge(cell: Cell, artifact: CellArtifact, inspection: ModelInspection, layer
             explained.add(finding)
         checks.append(check if finding is None else dataclasses.replace(
             check, passed=True, message=f"known finding: {check.message}"))
+    stale = _stale(findings, explained, checks, run)
+    if stale:
+        checks.append(_stale_check(cell, stale, strict_findings))
     facts = {"target": run.target, **run.facts, "output_digests": run.digests(),
              EVIDENCE: {key: evidence(cell.op.op_code, run.facts[key]) for key in PROFILES if key in run.facts}}
     bad = [c for c in checks if not c.passed]
@@ -164,6 +167,37 @@ def judge(cell: Cell, artifact: CellArtifact, inspection: ModelInspection, layer
     if explained:
         return Verdict(cell.id, Status.FINDING, tuple(checks), "; ".join(sorted({f.text for f in explained})), facts)
     return Verdict(cell.id, Status.PASS, tuple(checks), "", facts)
+
+
+STALE_CHECK = "findings"
+_STRUCTURAL = ("op_codes", "activation_dtype", "weight_dtype", "weight_granularity", "weight quantized_dimension")
+_UNCHECKED = ("not checked", "not modelled", "not compared")
+
+
+def _stale(findings: tuple[Finding, ...], explained: set[Finding], checks: list[Check], run: CellRun) -> list[Finding]:
+    """Findings that apply here, whose question was asked and answered without them: a
+    structural one (the structure check always runs), one about a check that ran to a real
+    answer, one about a lane's run error where the lane ran. Not those that `varies`."""
+    ran = {c.name for c in checks if c.passed and not c.message.startswith(_UNCHECKED)}
+    lanes_ran = {f"{lane} run" for lane in run.lanes if lane not in run.errors and run.outputs}
+
+    def asked(finding: Finding) -> bool:
+        attribute = finding.attribute
+        structural = attribute in _STRUCTURAL or attribute.startswith(("input ", "output ", "metadata "))
+        return structural or attribute in lanes_ran or any(
+            name == attribute or name == attribute.replace(" vs keras", " vs file") for name in ran)
+
+    return [f for f in dict.fromkeys(findings) if f not in explained and not f.varies and asked(f)]
+
+
+def _stale_check(cell: Cell, stale: list[Finding], strict: bool) -> Check:
+    entries = "; ".join(f"{f.attribute} ({f.observed or 'any failure'}): {f.text[:80]}" for f in stale)
+    where = f"_FINDINGS[({cell.op.name!r}, {cell.recipe.name!r})] in pytest_litert/matrix/cells.py"
+    if strict:
+        return Check(STALE_CHECK, False, f"{len(stale)} known finding(s) no longer reproduce; remove them from "
+                     f"{where} (or run with --litert-findings=report to survey): {entries}")
+    return Check(STALE_CHECK, True, f"reported, not failed: {len(stale)} known finding(s) no longer reproduce "
+                 f"({where}): {entries}")
 
 
 def _explains(finding: Finding, check: Check, reference: str = "keras") -> bool:
@@ -191,15 +225,12 @@ def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
         run.outputs, artifact.model_inputs, artifact.float_inputs, artifact.reference_outputs, strict=False
     ):
         for lane, output in raw.items():
-            fp16 = _fp16_arithmetic(inspection, run.modes[lane], run.facts.get(lane, {}))
+            fp16 = file_checks.fp16_arithmetic(inspection, run.modes[lane], run.facts.get(lane, {}))
             bound = _bound(cell, inspection, layer, artifact, float_in, reference, fp16)
             observed = dequantize_output(inspection, output)
             per_lane[lane].append(numeric_check(f"{lane} vs {artifact.reference}", observed, reference, bound))
-        if "reference" in raw:
-            agreement.append(
-                _numpy_check(cell, inspection, layer, model_in, raw["reference"], artifact.signature_names))
-        if cell.recipe.quantized_io and "xnnpack" in raw and "reference" in raw:
-            agreement.append(integer_agreement_check("xnnpack~reference", raw["xnnpack"], raw["reference"]))
+        agreement += file_checks.draw_checks(cell, inspection, layer, raw, model_in, artifact.signature_names,
+                                             run.modes, run.facts)
         sme2, neon = ("sme2", "xnnpack") if "sme2" in raw else ("xnnpack", "neon")  # host-nosme: main lanes NEON
         if sme2 in raw and neon in raw:
             agreement.append(ab_check(raw[sme2], raw[neon], against_keras=(per_lane[sme2][-1], per_lane[neon][-1])))
@@ -213,10 +244,8 @@ def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
     if cell.sme2 and _has_sme2(run):
         checks.append(operator_check(cell, run.facts.get("profile"), required=require_sme2_kernels))
     checks += [_worst_of(lane_checks) for lane_checks in per_lane.values() if lane_checks]
-    for name in ("numpy vs reference", "xnnpack~reference", "sme2~neon"):
-        same = [c for c in agreement if c.name == name]
-        if same:
-            checks.append(_worst_of(same))
+    for name in dict.fromkeys(c.name for c in agreement):  # one check per name, in order
+        checks.append(_worst_of([c for c in agreement if c.name == name]))
     return checks
 
 
@@ -237,30 +266,6 @@ def _delegation(cell: Cell, layer: MainLayer | None, facts: dict[str, Any]) -> C
     if covers is None:  # a target that reports no node outputs
         return delegation_check(cell, some)
     return delegation_check(cell, covers, other_nodes=some and not covers)
-
-
-def _numpy_check(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, model_in: dict[str, np.ndarray],
-                 reference: np.ndarray, signature_names: dict[str, str]) -> Check:
-    """LiteRT's reference kernels against the NumPy evaluation of the same file."""
-    try:
-        index = input_tensors(inspection, list(model_in), signature_names)
-        expected = numpy_reference.evaluate(cell, inspection, layer, model_in, index)
-    except numpy_reference.Unmodelled as error:
-        return Check("numpy vs reference", True, f"not modelled: {error}")
-    if expected.quantized is not None:
-        output = inspection.tensors[inspection.outputs[0]]
-        centred = np.abs(expected.quantized - output.zero_points[0])
-        slack = int(np.ceil(float(centred.max(initial=0)) * tolerance.multiplier_precision(output) * 1.0))
-        return integer_agreement_check("numpy vs reference", reference, expected.quantized, 1 + slack)
-    assert expected.bound is not None
-    return numeric_check("numpy vs reference", reference, expected.value, expected.bound)
-
-
-def _fp16_arithmetic(inspection: ModelInspection, mode: str, facts: dict[str, Any]) -> bool:
-    """CompiledModel FORCE_FP16 always computes in fp16; on aarch64 the Interpreter's
-    XNNPACK also honours the model's fp16 hint (measured under QEMU), on x86 it does not."""
-    hinted = metadata_text(inspection.metadata.get(FP16_HINT, b"")) == FP16_ACCUMULATION
-    return mode == "fp16" or (mode == "xnnpack" and hinted and facts.get("machine") in ("aarch64", "arm64"))
 
 
 def _worst_of(checks: list[Check]) -> Check:

@@ -27,6 +27,8 @@ _OPTIONS = (
     ("svl", "qemu-sme2 only: comma list of SME streaming vector lengths in bytes to sweep (16,32,64,128,256)"),
     ("bundle", "judge the cells (and stored property examples) of a bundle made by `pytest-litert export DIR`, "
                "without TensorFlow"),
+    ("findings", "strict (default): a known finding (matrix/cells.py) that no longer reproduces fails its cell, "
+                 "naming the entry to remove; report: the cell passes and says so (an upgrade survey)"),
 )
 _FLAGS = (
     ("require-sme2", "fail, instead of skip, sme2 tests when the target has no SME2 (CI gating)"),
