@@ -56,6 +56,7 @@ class Prepared:
 
     op: OperatorInfo
     names: tuple[str, ...]
+    position: int = -1  # among the model's own operators (the report's op id)
     cut: CutModel | None = None
     inspection: ModelInspection | None = None
     layer: MainLayer | None = None
@@ -87,7 +88,7 @@ def check_model(tflite: bytes | str | Path, keras_model: Any = None, *, inputs: 
         run = run_model(model, feeds, target)
         shapes = {index: value.shape for index, value in run.tensors[0].items()}
         cutter = Cutter(model, graph)
-        prepared = [prepare(cutter, op, shapes) for op in graph.own_operators()]
+        prepared = [prepare(cutter, op, shapes, position) for position, op in enumerate(graph.own_operators())]
         matches = keras_matches(keras, graph, prepared) if keras is not None else KerasMatches()
         profiles: dict[tuple[Any, ...], dict[str, Any]] = {}  # one profiled run per kind of other operator
         reports = [_memoized(memo, item, run, functools.partial(_report, item, run, matches, target, profiles))
@@ -132,15 +133,15 @@ def _given(inspection: ModelInspection, inputs: Arrays) -> Arrays:
             for name, value in inputs.items()}
 
 
-def prepare(cutter: Cutter, op: OperatorInfo, shapes: dict[int, tuple[int, ...]]) -> Prepared:
+def prepare(cutter: Cutter, op: OperatorInfo, shapes: dict[int, tuple[int, ...]], position: int = -1) -> Prepared:
     """Cut the operator out and, for a matrix operator, read its cell; never raises."""
     names = cutter.graph.tensor_names(op.index)
     try:
         piece = cutter.cut(op.index, shapes)
         inspection = inspect_model(piece.model)
     except Exception as error:  # a graph this surgery cannot lift out (subgraphs, custom ops)
-        return Prepared(op, names, why=f"cannot be cut out alone: {type(error).__name__}: {error}")
-    found = Prepared(op, names, piece, inspection)
+        return Prepared(op, names, position, why=f"cannot be cut out alone: {type(error).__name__}: {error}")
+    found = Prepared(op, names, position, piece, inspection)
     if op.op_code not in MATRIX_OP_CODES:
         return found
     layer = main_layer(inspection, op.op_code)
@@ -174,7 +175,7 @@ def _memoized(memo: dict[str, OpReport] | None, item: Prepared, run: ModelRun,
 
 def _report(item: Prepared, run: ModelRun, matches: KerasMatches, target: Target,
             profiles: dict[tuple[Any, ...], dict[str, Any]]) -> OpReport:
-    base = OpReport(item.op.index, item.op.op_code, item.names, INFO, reason=item.why)
+    base = OpReport(item.op.index, item.op.op_code, item.names, INFO, reason=item.why, position=item.position)
     if item.cut is None or item.inspection is None:
         return dataclasses.replace(base, status=NOT_JUDGED if item.op.op_code in MATRIX_OP_CODES else INFO)
     inputs = [{name: tensors[t] for name, t in item.cut.inputs.items()} for tensors in run.tensors]

@@ -29,7 +29,7 @@ INFO = "info"  # an operator outside the matrix: information only
 class OpReport:
     """One operator of the model. `status`: a Status for judged operators, else NOT_JUDGED / INFO."""
 
-    index: int
+    index: int  # in the file's operator list
     op_code: str
     tensors: tuple[str, ...]
     status: str
@@ -40,13 +40,16 @@ class OpReport:
     operators: tuple[str, ...] = ()  # the XNNPACK operators that ran it (its profiled single-op model)
     time_us: float | None = None  # its share of the whole model's profiled run
     information: dict[str, float] = dataclasses.field(default_factory=dict)
+    position: int = -1  # among the operators that compute something (constant DEQUANTIZEs left out)
     cell: Cell | None = None  # the matrix cell it was judged as
     model: bytes = dataclasses.field(default=b"", repr=False)  # its single-operator model (model/cut.py)
 
     @property
     def id(self) -> str:
-        """`op012-CONV_2D`: the test id and the record key of this operator."""
-        return f"op{self.index:03d}-{self.op_code}"
+        """`op012-CONV_2D`: the test id and the record key of this operator, by its position among
+        the operators that compute something, so two conversions of one model line up even where
+        one holds DEQUANTIZEs for fp16 constants (the file's own index is in `blame`)."""
+        return op_id(self.position if self.position >= 0 else self.index, self.op_code)
 
     @property
     def judged(self) -> bool:
@@ -64,7 +67,12 @@ class OpReport:
 
     def blame(self) -> str:
         """Where a failure is: index, op code and the tensors it reads and writes."""
-        return f"{self.id} ({', '.join(repr(name[:60]) for name in self.tensors)})"
+        names = ", ".join(repr(name[:60]) for name in self.tensors)
+        return f"{self.id} (operator {self.index} of the file; tensors {names})"
+
+
+def op_id(position: int, op_code: str) -> str:
+    return f"op{position:03d}-{op_code}"
 
 
 @dataclasses.dataclass(frozen=True)

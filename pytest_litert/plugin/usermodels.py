@@ -52,6 +52,7 @@ class UserModelFile(pytest.File):
 def matrix_operators(path: Path) -> list[tuple[int, str]] | None:
     """(index, `op012-CONV_2D`) of a whole model's matrix operators; None for a model that is one
     layer (judged by `check` as before). A file that cannot be read is left to the test to name."""
+    from pytest_litert.judge.model_verdict import op_id
     from pytest_litert.model.flatbuffer import ModelFormatError, inspect_model
     from pytest_litert.model.graph import MATRIX_OP_CODES, ModelGraph
     from pytest_litert.usermodel import ModelMismatchError, single_layer
@@ -63,7 +64,7 @@ def matrix_operators(path: Path) -> list[tuple[int, str]] | None:
     except (ModelFormatError, ModelMismatchError, OSError):
         return None
     graph = ModelGraph.of(inspection)
-    return [(op.index, f"op{op.index:03d}-{op.op_code}") for op in graph.own_operators()
+    return [(op.index, op_id(position, op.op_code)) for position, op in enumerate(graph.own_operators())
             if op.op_code in MATRIX_OP_CODES]
 
 
