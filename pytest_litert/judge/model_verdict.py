@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_litert.judge.checks import aggregate_metrics
+from pytest_litert.judge.checks import KERNEL_CHECK, aggregate_metrics
 from pytest_litert.judge.status import Status
 from pytest_litert.judge.verdict import Verdict
 from pytest_litert.matrix.cells import Cell
@@ -132,8 +132,14 @@ class ModelVerdict:
         else:
             share = f"{packed_time_share(self.profile):.0%} of the profiled time"
         types = sorted({op.packed_type for op in packed})
-        return (f"{len(packed)} of {len(self.ops)} operators ran packed KleidiAI types"
+        text = (f"{len(packed)} of {len(self.ops)} operators ran packed KleidiAI types"
                 f"{' (' + ', '.join(types) + ')' if types else ''}, {share}")
+        logged = [c for op in self.judged if op.verdict is not None
+                  for c in op.verdict.checks if c.name == KERNEL_CHECK]
+        if logged:  # qemu-sme2: the translation log's witness, on the seed table's SME2 operators
+            text += (f"; translation log: an SME2 kernel ran in {sum(c.passed for c in logged)} of {len(logged)} "
+                     "seed-table SME2 operators")
+        return text
 
     def summary(self) -> str:
         found = self.counts()
