@@ -27,6 +27,8 @@ import sys
 import time
 from collections import Counter
 
+import numpy as np
+
 from pytest_litert import jobs as parallel
 from pytest_litert.faults import kernel_run
 from pytest_litert.faults.mutations import MUTATION_KINDS, Mutant, mutants
@@ -143,6 +145,9 @@ def report(outcomes: list[Outcome], skipped: list[str], seed: int, seconds: floa
     return "\n".join(parts) + "\n"
 
 
+Fractions = dict[tuple[str, str], list[float]]  # (check, recipe) -> worst fraction of each cell verdict
+
+
 @dataclasses.dataclass(frozen=True)
 class SweepResult:
     first: int
@@ -151,6 +156,7 @@ class SweepResult:
     seconds: float
     numeric: list[str]  # failed numeric checks on unmutated models: false positives
     other: list[str]  # delegation, structure, conversion or run failures: toolchain facts
+    fractions: Fractions = dataclasses.field(default_factory=dict)
 
     def text(self) -> str:
         last = self.first + self.count - 1
@@ -159,25 +165,52 @@ class SweepResult:
             f"{self.seconds:.0f} s wall ({self.seconds / max(self.count, 1):.1f} s/seed).",
             f"Numeric false positives (a failed numeric check on an unmutated model): {len(self.numeric)}",
             *self.numeric,
-            f"Other failures on unmutated models (delegation, structure, conversion, run): {len(self.other)}",
+            f"Other failures on unmutated models (delegation, structure, conversion, run, stale findings): "
+            f"{len(self.other)}",
             *self.other,
+            "",
+            fraction_table(self.fractions),
         ]) + "\n"
 
 
-def sweep_seed(runner: Runner, seed: int) -> tuple[int, list[str], list[str]]:
-    """The unmutated matrix at one seed: cells judged, numeric false positives, other failures."""
+def fraction_table(fractions: Fractions) -> str:
+    """Markdown: per check and recipe, the median and the largest worst fraction of the bound
+    over every cell verdict of the sweep (known findings excluded)."""
+    checks = list(dict.fromkeys(name for name, _ in fractions))
+    recipes = [r for r in RECIPES if any(recipe == r for _, recipe in fractions)]
+    lines = ["Worst fraction of each bound on correct kernels, median / max over the sweep's cell verdicts:", "",
+             "| check | " + " | ".join(recipes) + " |", "|---" * (len(recipes) + 1) + "|"]
+    for name in checks:
+        row = [f"{np.median(v):.2f} / {max(v):.2f}" if (v := fractions.get((name, r))) else "-" for r in recipes]
+        lines.append(f"| {name} | " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def _fractions(verdict: Verdict, recipe: str) -> Fractions:
+    return {(c.name, recipe): [c.worst] for c in verdict.checks
+            if c.worst is not None and c.passed and not c.message.startswith("known finding")}
+
+
+def sweep_seed(runner: Runner, seed: int) -> tuple[int, list[str], list[str], Fractions]:
+    """The unmutated matrix at one seed: cells judged, numeric false positives, other failures,
+    and each passing check's worst fraction of its bound."""
     at_seed = Runner(dataclasses.replace(runner.settings, seed=seed))
     numeric: list[str] = []
     other: list[str] = []
+    fractions: Fractions = {}
     judged = 0
     for cell in all_cells():
         _, verdict = judge_unmutated(at_seed, cell, runner.target(), strict_findings=True)
         judged += verdict is not None
-        if verdict is None or verdict.status != Status.FAIL:
+        if verdict is None:
+            continue
+        for key, values in _fractions(verdict, cell.recipe.name).items():
+            fractions.setdefault(key, []).extend(values)
+        if verdict.status != Status.FAIL:
             continue
         bucket = numeric if any(c.worst is not None for c in verdict.failures) else other
         bucket.append(f"- seed {seed} {cell.id}: {verdict.reason.splitlines()[0]}")
-    return judged, numeric, other
+    return judged, numeric, other, fractions
 
 
 def sweep(first: int, count: int, settings: Settings, jobs: int) -> SweepResult:
@@ -186,16 +219,19 @@ def sweep(first: int, count: int, settings: Settings, jobs: int) -> SweepResult:
     started = time.perf_counter()
     numeric: list[str] = []
     other: list[str] = []
+    fractions: Fractions = {}
     judged = 0
     seeds = range(first, first + count)
     for seed, done in zip(seeds, parallel.ordered_map(settings, sweep_seed, seeds, jobs), strict=True):
-        cells, found, failures = done.result
+        cells, found, failures, seen = done.result
         judged, numeric, other = judged + cells, numeric + found, other + failures
+        for key, values in seen.items():
+            fractions.setdefault(key, []).extend(values)
         for line in [*found, *failures]:
             print(f"  {'FALSE POSITIVE' if line in found else 'OTHER FAILURE'} {line[2:]}", file=sys.stderr)
         print(f"  seed {seed}: {len(numeric)} numeric false positives so far, "
               f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    return SweepResult(first, count, judged, time.perf_counter() - started, numeric, other)
+    return SweepResult(first, count, judged, time.perf_counter() - started, numeric, other, fractions)
 
 
 def inject_kernels(settings: Settings, jobs: int) -> tuple[list[kernel_run.KernelOutcome], list[str]]:
