@@ -95,7 +95,7 @@ def _convolution(op: OperatorInfo, data: tuple[int, ...], weights: tuple[int, ..
             raise NotJudged(f"{op.op_code} filter {weights} on {channels} channels (grouped)")
         n = weights[0]
         name = {"TRANSPOSE_CONV": "transpose_conv"}.get(
-            op.op_code, "conv2d_pointwise" if kernel == 1 and stride == 1 and padding == "valid" else "conv2d")
+            op.op_code, "conv2d_pointwise" if kernel == 1 and stride == 1 else "conv2d")  # SAME = VALID at 1x1
     shape = LayerShape(batch=data[0], height=data[1], width=data[2], k=channels, n=n, kernel=kernel,
                        stride=stride, dilation=dilation if op.op_code != "TRANSPOSE_CONV" else 1,
                        padding=padding)  # type: ignore[arg-type]  # checked above
