@@ -28,8 +28,8 @@ from pytest_litert.run.targets import host_target
 from pytest_litert.wholemodel import check_model
 
 RECIPES = architectures.WHOLE_MODEL_RECIPES
-SMALL = {
-    "blocks": lambda: architectures.mobile_blocks(),
+SMALL: dict[str, Any] = {
+    "blocks": architectures.mobile_blocks,
     "encoder": lambda: architectures.encoder_block(sequence=8, width=32, heads=2, hidden=64),
 }
 
