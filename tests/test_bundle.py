@@ -12,6 +12,7 @@ import pytest
 from pytest_litert.cli import main
 from pytest_litert.model import storage
 from pytest_litert.model.bundle import BundleError, open_bundle
+from pytest_litert.run.sme2 import host_status
 
 CELLS = ["--ops=fully_connected", "--recipes=fp32,static_int8"]
 
@@ -74,14 +75,30 @@ def test_a_bundle_is_judged_without_converting(pytester: pytest.Pytester, bundle
             open("modules.txt", "w").write("tensorflow" if "tensorflow" in sys.modules else "none")
     """)
     result = _inner(pytester, bundle)
-    result.assert_outcomes(passed=6, skipped=_skipped(result))
+    result.assert_outcomes(passed=6, skipped=_expected_skips(bundle))
     result.stdout.fnmatch_lines(["*litert: bundle * (2 cells, made with tensorflow *", "*test_bundled_example*"
                                  "fully_connected-static_int8-example1*"])
     assert (pytester.path / "modules.txt").read_text() == "none"
 
 
-def _skipped(result: pytest.RunResult) -> int:
-    return int(result.parseoutcomes().get("skipped", 0))
+# The suite's tests a bundle run skips, by function (pytest_litert/suite): drawn properties are
+# not judged from a bundle (its stored examples are); every sme2 test skips without SME2.
+_ALWAYS_SKIPPED = ("test_cell_property",)
+_SKIPPED_WITHOUT_SME2 = ("test_sme2_cell", "test_sme2_cell_property", "test_sme2_bundled_example")
+
+
+def _expected_skips(bundle: Path, keyword: str = "") -> int:
+    """How many tests of a bundle run skip, from the bundle's own index and this machine's SME2
+    status, not from the run under test: one per bundled cell (or SME2 cell, or SME2 cell's
+    example) for each skipped test function whose name `keyword` (a -k substring) selects."""
+    opened = open_bundle(bundle.resolve())
+    cells = list(opened.cells.values())
+    sme2 = [bundled for bundled in cells if bundled.cell.sme2]
+    per_function = {"test_cell_property": len(cells), "test_sme2_cell": len(sme2),
+                    "test_sme2_cell_property": len(sme2),
+                    "test_sme2_bundled_example": sum(len(bundled.examples) for bundled in sme2)}
+    skipped = _ALWAYS_SKIPPED + (() if host_status().available else _SKIPPED_WITHOUT_SME2)
+    return sum(per_function[name] for name in skipped if keyword in name)
 
 
 def test_matrix_judges_a_bundle(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,7 +111,7 @@ def test_a_truncated_model_fails_its_cell_alone(pytester: pytest.Pytester, copy:
     model = copy / "cells" / "fully_connected-fp32" / "model.tflite"
     model.write_bytes(model.read_bytes()[:100])
     result = _inner(pytester, copy, "-k", "test_cell")
-    result.assert_outcomes(passed=1, errors=1, skipped=_skipped(result))  # the model fixture fails
+    result.assert_outcomes(passed=1, errors=1, skipped=_expected_skips(copy, "test_cell"))  # the model fixture fails
     result.stdout.fnmatch_lines(["*model.tflite does not match its recorded sha256 (truncated or edited)*"
                                  "re-export*"])
 
@@ -102,7 +119,7 @@ def test_a_truncated_model_fails_its_cell_alone(pytester: pytest.Pytester, copy:
 def test_a_missing_reference_names_the_file(pytester: pytest.Pytester, copy: Path) -> None:
     (copy / "cells" / "fully_connected-static_int8" / "examples" / "0" / "reference.npz").unlink()
     result = _inner(pytester, copy, "-k", "bundled_example")
-    result.assert_outcomes(passed=3, failed=1, skipped=_skipped(result))
+    result.assert_outcomes(passed=3, failed=1, skipped=_expected_skips(copy, "bundled_example"))
     result.stdout.fnmatch_lines(["*fully_connected-static_int8-example0*reference.npz missing*"])
 
 
@@ -134,7 +151,7 @@ def test_another_toolchain_is_said_judged_and_recorded(pytester: pytest.Pytester
     index["toolchain"]["ai-edge-litert"] = "2.0.0"
     (copy / "bundle.json").write_text(json.dumps(index))
     result = _inner(pytester, copy, "-k", "test_cell", f"--litert-report-json={pytester.path / 'r.json'}")
-    result.assert_outcomes(passed=2, skipped=_skipped(result))
+    result.assert_outcomes(passed=2, skipped=_expected_skips(copy, "test_cell"))
     result.stdout.fnmatch_lines(["*toolchain differs, judged anyway: ai-edge-litert 2.0.0 (bundle) vs 2.3.0 (here)*"])
     report = json.loads((pytester.path / "r.json").read_text())
     assert report["bundle"]["toolchain"]["ai-edge-litert"] == "2.0.0"

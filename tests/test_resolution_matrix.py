@@ -6,12 +6,14 @@ import importlib.util
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 from packaging.markers import Marker
+from packaging.requirements import Requirement
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "resolution_matrix.py"
 
@@ -144,16 +146,25 @@ def test_manylinux_tags_are_newest_first() -> None:
     assert tags.index("manylinux_2_27_x86_64") < tags.index("manylinux2014_x86_64") < tags.index("manylinux1_x86_64")
 
 
+def _convert_markers() -> dict[str, str]:
+    """Package name -> environment marker of each requirement of the `convert` extra."""
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    found = {}
+    for text in project["project"]["optional-dependencies"]["convert"]:
+        requirement = Requirement(text)
+        assert requirement.marker is not None, text
+        found[requirement.name] = str(requirement.marker)
+    return found
+
+
 @pytest.mark.parametrize(
     ("platform", "tensorflow"),
     [("linux-x86_64", "tensorflow-cpu"), ("linux-aarch64", "tensorflow"), ("macos-arm64", "tensorflow")],
 )
 def test_target_markers_pick_the_convert_extras_tensorflow(platform: str, tensorflow: str) -> None:
-    """The project's own `convert` markers, evaluated as pip is made to evaluate them per cell."""
-    markers = {
-        "tensorflow-cpu": "sys_platform == 'linux' and platform_machine == 'x86_64'",
-        "tensorflow": "sys_platform != 'linux' or platform_machine != 'x86_64'",
-    }
+    """The project's own `convert` markers, read from pyproject.toml and evaluated as pip is made
+    to evaluate them per cell."""
+    markers = _convert_markers()
     env = rm.marker_environment(rm.PLATFORMS[platform], "3.13")
     picked = [name for name, marker in markers.items() if Marker(marker).evaluate(env)]
     assert picked == [tensorflow] == [rm.PLATFORMS[platform].tensorflow]
