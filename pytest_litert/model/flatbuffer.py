@@ -96,7 +96,15 @@ class ModelInspection:
         return self.tensors[tensor_index]
 
     def constant_values(self, tensor: TensorInfo) -> np.ndarray:
-        """The stored values of a constant tensor (INT4 unpacked, low nibble first)."""
+        """The stored values of a constant tensor (INT4 unpacked, low nibble first), read once per
+        model and read-only: the structure, constants and NumPy checks and the bounds all share it."""
+        read: dict[int, np.ndarray] = self.__dict__.setdefault("_constant_values", {})
+        if tensor.index not in read:
+            read[tensor.index] = self._read_constant(tensor)
+            read[tensor.index].flags.writeable = False
+        return read[tensor.index]
+
+    def _read_constant(self, tensor: TensorInfo) -> np.ndarray:
         raw = np.frombuffer(self.buffers[tensor.index], dtype=np.uint8)
         if tensor.dtype == "INT4":
             low = (raw & 0x0F).astype(np.int8)

@@ -61,7 +61,12 @@ def dequantize(tensor: TensorInfo, values: np.ndarray) -> np.ndarray:
 
 
 def dequantize_constant(inspection: ModelInspection, tensor: TensorInfo) -> np.ndarray:
-    return dequantize(tensor, inspection.constant_values(tensor))
+    """A constant's float64 values, dequantized once per model (read-only, shared by every check)."""
+    found: dict[int, np.ndarray] = inspection.__dict__.setdefault("_dequantized", {})
+    if tensor.index not in found:
+        found[tensor.index] = dequantize(tensor, inspection.constant_values(tensor))
+        found[tensor.index].flags.writeable = False
+    return found[tensor.index]
 
 
 def quantize_inputs(inspection: ModelInspection, inputs: Arrays,
