@@ -84,8 +84,11 @@ class Runner:
     def artifact(self, cell: Cell) -> CellArtifact:
         """Raises convert.ConversionError / MissingDependencyError / BundleError; callers use `build`."""
         if self.settings.bundle is not None:
-            return open_bundle(self.settings.bundle).artifact(cell)
-        return self.cache.get(cell, self.settings.seed, functools.partial(build_artifact, echo=self.settings.verbose))
+            found = open_bundle(self.settings.bundle).artifact(cell)
+        else:
+            build = functools.partial(build_artifact, echo=self.settings.verbose)
+            found = self.cache.get(cell, self.settings.seed, build)
+        return found.first_draws(self.settings.draws)
 
     def build(self, cell: Cell) -> CellArtifact | Verdict:
         """The converted cell, or the verdict that says why there is none: skipped (an optional

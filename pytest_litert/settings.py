@@ -58,6 +58,7 @@ class Settings:
     svls: tuple[int | None, ...] = (None,)
     require_sme2: bool = False
     require_sme2_kernels: bool = False
+    draws: int | None = None  # judge only the first N input draws of each cell (None: all)
     verbose: bool = False  # show what TensorFlow prints while converting (pytest -v, CLI -v)
     bundle: Path | None = None  # judge this exported bundle's cells instead of converting
     shape_sets: tuple[str, ...] | None = None  # None: the default set (with a bundle, every set it holds)
@@ -93,6 +94,7 @@ class Settings:
             svls=_checked("svl", _svls, _text(raw, "svl"), target),
             require_sme2=_flag(raw.get("require_sme2")),
             require_sme2_kernels=_flag(raw.get("require_sme2_kernels")),
+            draws=_checked("draws", _draws, _text(raw, "draws")),
             verbose=_flag(raw.get("verbose")),
             bundle=bundle,
             shape_sets=None if shapes is None else tuple(dict.fromkeys(c.shape_set for c in cells)),
@@ -143,6 +145,14 @@ def _checked(key: str, parse: Callable[..., Any], *args: Any) -> Any:
         raise
     except ValueError as error:
         raise SettingError(key, str(error)) from None
+
+
+def _draws(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"draws must be a positive count, got {value!r}")
+    return int(value)
 
 
 def _bundle(value: str | None) -> Path | None:

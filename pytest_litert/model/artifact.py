@@ -43,6 +43,13 @@ class CellArtifact:
     # operator of a whole model judged file-only). Numeric checks are named "<lane> vs <reference>".
     reference: str = "keras"
 
+    def first_draws(self, count: int | None) -> CellArtifact:
+        """The artifact with only its first `count` input draws (all of them for None)."""
+        if count is None or count >= len(self.model_inputs):
+            return self
+        return dataclasses.replace(self, model_inputs=self.model_inputs[:count], float_inputs=self.float_inputs[:count],
+                                   reference_outputs=self.reference_outputs[:count])
+
     def signature_inputs(self, inputs: Arrays) -> Arrays:
         return {self.signature_names.get(name, name): value for name, value in inputs.items()}
 

@@ -25,6 +25,8 @@ _OPTIONS = (
                "host-nosme: the same Linux aarch64 machine with SME hidden from LiteRT, built with its C compiler; "
                "qemu-* need `pytest-litert emulator setup`)"),
     ("svl", "qemu-sme2 only: comma list of SME streaming vector lengths in bytes to sweep (16,32,64,128,256)"),
+    ("draws", "judge only the first N of each cell's 3 seeded input draws (default: all; 1 keeps seed-size "
+              "cells on an emulated target affordable)"),
     ("bundle", "judge the cells (and stored property examples) of a bundle made by `pytest-litert export DIR`, "
                "without TensorFlow"),
     ("findings", "strict (default): a known finding (matrix/cells.py) that no longer reproduces fails its cell, "
