@@ -41,3 +41,10 @@ def test_sweep_runs_end_to_end(tmp_path: Path, shared_cache: Path, capsys: pytes
     if importlib.util.find_spec("matplotlib") is not None:
         plot.save_png(run, tmp_path / "sweep.png")
         assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_every_operator_has_a_sweep_axis() -> None:
+    from pytest_litert.bench.sweep import AXES
+    from pytest_litert.matrix.ops import OPS
+
+    assert set(AXES) == set(OPS)

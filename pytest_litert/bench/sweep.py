@@ -32,11 +32,13 @@ _HW: tuple[Resize, tuple[int, ...]] = (lambda shape, size: dataclasses.replace(s
 # Per operator: axis name -> (how it resizes the seed shape, its sizes).
 AXES: dict[str, dict[str, tuple[Resize, tuple[int, ...]]]] = {
     "fully_connected": {"m": _M, "k": _K, "n": _N},
+    "fully_connected_3d": {"m": _M},  # the tokens of a transformer's sequence
     "batch_matmul": {"m": _M},
     "batch_matmul_const": {"m": _M},
     "conv2d_pointwise": {"hw": _HW},
     "conv2d": {"hw": _HW},
     "transpose_conv": {"hw": _HW},
+    "depthwise_conv2d": {"hw": _HW},
 }
 
 
