@@ -17,7 +17,7 @@ import numpy as np
 
 from pytest_litert.judge.tolerance import double_rounding
 
-NUMPY_ERROR = 2.0**-50  # relative error of t as NumPy computes it: four float64 roundings (s_in*s_w, /s_out, *acc)
+NUMPY_ERROR = 2.0**-50  # t as NumPy computes it: three float64 roundings (s_in*s_w, /s_out, *acc), 3*2^-53 < 2^-50
 
 
 def window(exact: np.ndarray, multiplier: np.ndarray, rho: float) -> np.ndarray:
