@@ -51,7 +51,8 @@ def row(name: str, recipe: str, keras: tuple[ModelVerdict, float], alone: tuple[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--qemu", action="store_true", help="also judge every conversion on qemu-sme2")
-    parser.add_argument("--every", type=int, default=4, help="plant faults in every N-th judged operator")
+    parser.add_argument("--every", type=int, default=4,
+                        help="plant faults in every N-th judged operator of a model with more than 16 of them")
     parser.add_argument("--out", type=Path, help="write the markdown here too")
     args = parser.parse_args()
     lines = [f"{toolchain.describe()}; {datetime.date.today().isoformat()}", "",
@@ -70,8 +71,11 @@ def main() -> int:
                 lines.append(f"|  | qemu-sme2 failures: {sme2[0].reason[:300]} |")
         for recipe in LOCALIZED:
             began = time.perf_counter()
-            clean, planted = whole_model.localize(converted[recipe], model, every=args.every)
-            localization += ["", f"### {name}, {recipe}", "",
+            judged = len(timed(converted[recipe], None, "host")[0].judged)
+            every = args.every if judged > 16 else 1
+            clean, planted = whole_model.localize(converted[recipe], model, every=every)
+            localization += ["", f"### {name}, {recipe}" + (f", every {every}th judged operator" if every > 1 else ""),
+                             "",
                              whole_model.render(recipe, clean, planted, time.perf_counter() - began)]
     text = "\n".join([*lines, "", "## Localization", *localization]) + "\n"
     print(text)
