@@ -59,7 +59,7 @@ def keras_matches(model: Any, graph: ModelGraph, prepared: list[Prepared]) -> Ke
     found = keras_match.candidates(model)
     wanted = [keras_match.OpToMatch(p.op.index, p.spec, p.shape, graph.own_tensor_names(p.op.index)) for p in prepared
               if p.spec is not None and p.shape is not None]
-    matched, unmatched = keras_match.match(graph, wanted, found)
+    matched, unmatched = keras_match.match(wanted, found)
     chains: dict[int, KerasChain] = {}
     for index, (candidate, _how) in matched.items():
         layer = next(p.layer for p in prepared if p.op.index == index)

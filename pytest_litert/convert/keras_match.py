@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from pytest_litert.matrix.ops import LayerShape, OpSpec
-from pytest_litert.model.graph import ModelGraph
 
 # Keras layers whose weights a matrix operator holds.
 MAIN_KINDS = ("Dense", "EinsumDense", "Conv2D", "DepthwiseConv2D", "Conv2DTranspose")
@@ -71,7 +70,7 @@ def _sublayers(layer: Any) -> list[Any]:
     return list(flatten(include_self=False, recursive=True)) if callable(flatten) else []
 
 
-def match(graph: ModelGraph, ops: list[OpToMatch], found: list[Candidate]) -> tuple[
+def match(ops: list[OpToMatch], found: list[Candidate]) -> tuple[
     dict[int, tuple[Candidate, str]], dict[int, str]
 ]:
     """op index -> (layer, "by name" | "by order and shape"), and op index -> why unmatched."""
@@ -89,7 +88,7 @@ def match(graph: ModelGraph, ops: list[OpToMatch], found: list[Candidate]) -> tu
     for op in (op for op in ops if op.index not in matched):
         pick = next((c for c in free if _fits(c, op)), None)
         if pick is None:
-            unmatched[op.index] = _why_unmatched(op, found, graph)
+            unmatched[op.index] = _why_unmatched(op, found)
             continue
         matched[op.index] = (pick, "by order and shape")
         free.remove(pick)
@@ -154,7 +153,7 @@ def einsum_split(equation: str, kernel_rank: int) -> int | None:
     return count if len(kernel) == kernel_rank else None
 
 
-def _why_unmatched(op: OpToMatch, found: list[Candidate], graph: ModelGraph) -> str:
+def _why_unmatched(op: OpToMatch, found: list[Candidate]) -> str:
     if not op.spec.constant_weights:
         owner = next((path for path in _top_scopes(op.names) if path), "")
         inside = f" (computed inside Keras layer {owner!r})" if owner else ""

@@ -86,10 +86,9 @@ def _cut(root: Any, size: int, graph: ModelGraph, op_index: int, shapes: Mapping
     for old in order:
         tensor = copy.copy(source.tensors[old])
         tensor.shapeSignature = None
-        data = graph.tensor(old).constant and graph.inspection.buffers[old]
-        if data:
+        if graph.tensor(old).constant:
             tensor.buffer = len(buffers)
-            buffers.append(_buffer(data))
+            buffers.append(_buffer(graph.inspection.buffers[old]))
         else:
             tensor.buffer = 0
             tensor.shape = list(shapes.get(old, tensor.shape if tensor.shape is not None else ()))
