@@ -43,13 +43,14 @@ def test_every_common_task_is_on_the_first_screen() -> None:
 
 
 def test_the_set_up_commands_are_what_ci_runs() -> None:
-    """The README's two commands: the second is the test command `.ci/run` runs (with -p no:cacheprovider)."""
+    """The README's two commands: the second is the test command `.ci/run` runs (-n auto: every core)."""
     text = _text()
     assert (".venv/bin/pip install '.[int4]' && .venv/bin/pytest-litert export out/ && "
             ".venv/bin/pytest-litert matrix") in text
-    assert ".venv/bin/pip install -e '.[test]' && .venv/bin/pytest -p no:cacheprovider" in text
+    assert ".venv/bin/pip install -e '.[test]' && .venv/bin/pytest -p no:cacheprovider -n auto\n" in text
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     assert "pip install --quiet -e '.[test]'" in ci and '"$python" -m pytest -p no:cacheprovider "$@"' in ci
+    assert "\nrun_pytest .venv/bin/python -n auto\n" in ci
 
 
 def _table() -> list[list[str]]:
