@@ -15,17 +15,19 @@ import argparse
 import datetime
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pytest_litert import toolchain
 from pytest_litert.convert import architectures
 from pytest_litert.faults import whole_model
-from pytest_litert.judge.model_verdict import ModelVerdict
+from pytest_litert.judge.checks import KERNEL_CHECK
+from pytest_litert.judge.model_verdict import ModelVerdict, packed_time_share
 from pytest_litert.session import make_target
 from pytest_litert.wholemodel import check_model
 
-ARCHITECTURES = {"MobileNetV2 (alpha 0.35, 32x32)": architectures.mobilenet_v2,
+ARCHITECTURES: dict[str, Callable[[], Any]] = {"MobileNetV2 (alpha 0.35, 32x32)": architectures.mobilenet_v2,
                  "encoder block (width 64, 4 heads, sequence 16)": architectures.encoder_block}
 LOCALIZED = ("static_int8", "fp32")
 
@@ -39,13 +41,25 @@ def timed(model: bytes, keras_model: Any, target: str) -> tuple[ModelVerdict, fl
         where.close()
 
 
+def kernels(verdict: ModelVerdict) -> tuple[str, str]:
+    """Operators on packed KleidiAI types with their share of the profiled time; the translation
+    log's SME2 kernels on the seed table's SME2 operators."""
+    packed = [op for op in verdict.ops if op.packed_type]
+    types = ", ".join(sorted({op.packed_type for op in packed}))
+    share = f"{packed_time_share(verdict.profile):.0%}" if verdict.profile.get("available") else "no profile"
+    logged = [c for op in verdict.judged if op.verdict is not None for c in op.verdict.checks if c.name == KERNEL_CHECK]
+    return (f"{len(packed)} of {len(verdict.ops)} ({types or '-'}), {share}",
+            f"{sum(c.passed for c in logged)} of {len(logged)}")
+
+
 def row(name: str, recipe: str, keras: tuple[ModelVerdict, float], alone: tuple[ModelVerdict, float],
         sme2: tuple[ModelVerdict, float] | None) -> str:
     found = keras[0].counts()
-    kernels = f"{sme2[0].kernel_summary()}; {sme2[0].status} ({sme2[1]:.0f} s)" if sme2 else "not run (--qemu)"
+    packed, logged = kernels(sme2[0]) if sme2 else ("-", "-")
+    emulated = f"{sme2[0].status}, {sme2[1]:.0f} s" if sme2 else "not run (--qemu)"
     return (f"| {name} | {recipe} | {found['operators']} | {found['judged']} | {found['passed']} | {found['findings']} "
-            f"| {found['failed']} | {found['not judged']} | {keras[1]:.1f} s | {alone[0].status} ({alone[1]:.1f} s) "
-            f"| {kernels} |")
+            f"| {found['failed']} | {found['not judged']} | {keras[0].status}, {keras[1]:.1f} s "
+            f"| {alone[0].status}, {alone[1]:.1f} s | {emulated} | {packed} | {logged} |")
 
 
 def main() -> int:
@@ -57,9 +71,11 @@ def main() -> int:
     args = parser.parse_args()
     lines = [f"{toolchain.describe()}; {datetime.date.today().isoformat()}", "",
              "| architecture | recipe | operators | judged | passed | findings | failed | not judged "
-             "| time (Keras, host) | file-only (host) | qemu-sme2: packed KleidiAI types |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| host, Keras | host, file-only | qemu-sme2, Keras | packed KleidiAI types (operators, time) "
+             "| SME2 kernel in the translation log |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     localization: list[str] = []
+    failures: list[str] = []
     for name, build in ARCHITECTURES.items():
         model = build()
         converted = architectures.convert_all(model)
@@ -67,8 +83,8 @@ def main() -> int:
             sme2 = timed(data, model, "qemu-sme2") if args.qemu else None
             lines.append(row(name, recipe, timed(data, model, "host"), timed(data, None, "host"), sme2))
             print(lines[-1], file=sys.stderr)
-            if sme2 is not None and sme2[0].failures:
-                lines.append(f"|  | qemu-sme2 failures: {sme2[0].reason[:300]} |")
+            failures += [f"{name}, {recipe}, qemu-sme2: {op.blame()}: {op.verdict.reason.splitlines()[0]}"
+                         for op in (sme2[0].failures if sme2 else []) if op.verdict is not None]
         for recipe in LOCALIZED:
             began = time.perf_counter()
             judged = len(timed(converted[recipe], None, "host")[0].judged)
@@ -77,7 +93,7 @@ def main() -> int:
             localization += ["", f"### {name}, {recipe}" + (f", every {every}th judged operator" if every > 1 else ""),
                              "",
                              whole_model.render(recipe, clean, planted, time.perf_counter() - began)]
-    text = "\n".join([*lines, "", "## Localization", *localization]) + "\n"
+    text = "\n".join([*lines, "", *(f"- {line}" for line in failures), "", "## Localization", *localization]) + "\n"
     print(text)
     if args.out is not None:
         args.out.write_text(text, encoding="utf-8")
