@@ -50,7 +50,7 @@ def test_the_table_and_the_report_survive_xdist(matrix_test: pytest.Pytester, sh
 
 
 @pytest.mark.parametrize(("value", "text"), [(0.996, "0.996"), (0.99951, "0.999"), (0.5, "0.50"), (1.0, "1.00"),
-                                             (1.2, "1.20"), (0.994, "0.99")])
+                                             (1.2, "1.20"), (0.994, "0.99"), (3.6e40, "3.6e+40")])
 def test_a_fraction_is_never_rounded_up_to_its_limit(value: float, text: str) -> None:
     from pytest_litert.report.table import fraction_text
 

@@ -70,6 +70,8 @@ def render_table(summaries: Iterable[CellSummary], cells: Iterable[Cell]) -> str
 
 def fraction_text(value: float) -> str:
     """A fraction of a limit, never rounded up to the limit: 0.996 reads 0.996, not 1.00."""
+    if value >= 1000:  # a garbage output (a known finding): its size, not its digits
+        return f"{value:.2g}"
     text = f"{value:.2f}"
     if value < 1.0 <= float(text):
         text = f"{math.floor(value * 1000) / 1000:.3f}"
