@@ -127,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     faults.add_argument("--seeds", type=int, default=0, help="run the false-positive sweep over N seeds instead")
     faults.add_argument("--first-seed", type=int, default=0, help="first seed of the sweep")
     faults.add_argument("--cache-dir", default=None, help="conversion cache (default: the plugin's; 'none' = off)")
-    faults.add_argument("--target", default="inprocess", choices=("inprocess", "host"))
+    faults.add_argument("--target", default="inprocess", choices=("inprocess", "host", "qemu-sme2", "qemu-nosme"),
+                        help="where LiteRT runs (qemu-*: the emulated CPU; slow, best with --no-mutants)")
+    faults.add_argument("--no-mutants", action="store_true",
+                        help="with --kernels: the kernel-fault table alone, without the file mutants'")
     faults.add_argument("--out", type=Path, default=None, help="also write the report to this file")
     faults.add_argument("--model", type=Path, help="a whole model: plant a fault in each judged operator in turn and "
                         "report which operator was blamed (needs --reference)")
@@ -298,7 +301,8 @@ def _faults(args: argparse.Namespace) -> int:
         text = whole_model.run(str(args.model), str(args.reference), every=args.every, seed=args.seed)
     else:
         text = inject.run(seed=args.seed, seeds=args.seeds, first_seed=args.first_seed, cache_dir=args.cache_dir,
-                          target=args.target, jobs=jobs.parse_jobs(args.jobs), kernels=args.kernels)
+                          target=args.target, jobs=jobs.parse_jobs(args.jobs), kernels=args.kernels,
+                          mutants=not args.no_mutants)
     print(text, end="")
     if args.out is not None:
         args.out.write_text(text)

@@ -181,7 +181,7 @@ def fraction_table(fractions: Fractions) -> str:
     lines = ["Worst fraction of each bound on correct kernels, median / max over the sweep's cell verdicts:", "",
              "| check | " + " | ".join(recipes) + " |", "|---" * (len(recipes) + 1) + "|"]
     for name in checks:
-        row = [f"{np.median(v):.2f} / {max(v):.2f}" if (v := fractions.get((name, r))) else "-" for r in recipes]
+        row = [f"{np.median(v):.2f} / {max(v):.3f}" if (v := fractions.get((name, r))) else "-" for r in recipes]
         lines.append(f"| {name} | " + " | ".join(row) + " |")
     return "\n".join(lines)
 
@@ -248,18 +248,20 @@ def inject_kernels(settings: Settings, jobs: int) -> tuple[list[kernel_run.Kerne
 
 
 def run(*, seed: int, seeds: int, first_seed: int, cache_dir: str | None, target: str, jobs: int = 1,
-        kernels: bool = False) -> str:
+        kernels: bool = False, mutants: bool = True) -> str:
     """The fault-injection report at `seed` (with `kernels`, the kernel-fault table beside
-    it), or with `seeds` > 0 the false-positive sweep."""
+    it; `mutants` False: that table alone), or with `seeds` > 0 the false-positive sweep."""
     settings = Settings.from_strings(None, None, seed, cache_dir, target)
     if seeds:
         return sweep(first_seed, seeds, settings, jobs).text()
-    started = time.perf_counter()
-    outcomes, skipped = inject(settings, jobs)
-    text = report(outcomes, skipped, seed, time.perf_counter() - started)
+    text = ""
+    if mutants or not kernels:
+        started = time.perf_counter()
+        outcomes, skipped = inject(settings, jobs)
+        text = report(outcomes, skipped, seed, time.perf_counter() - started)
     if kernels:
         started = time.perf_counter()
         found, missing = inject_kernels(settings, jobs)
-        text += (f"\nKernel-fault injection, seed {seed} ({time.perf_counter() - started:.0f} s):\n\n"
-                 + kernel_run.report(found, missing))
+        text += (f"\nKernel-fault injection, seed {seed}, target {target} ({time.perf_counter() - started:.0f} s):"
+                 f"\n\n{kernel_run.report(found, missing)}")
     return text
