@@ -220,6 +220,7 @@ _PER_TENSOR_BMM = Finding(
     "weight_granularity",
     "per-tensor",
     "the converter quantizes a 3-D BATCH_MATMUL constant per-tensor, not per-channel",
+    condition="more than one output channel",  # with one, one scale is both (structure.same_granularity)
 )
 _BMM_ZERO_POINT = Finding(
     "delegation",
