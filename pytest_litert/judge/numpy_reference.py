@@ -16,9 +16,9 @@ Modelled, per what LiteRT's kernels do (measured: agreement to ~1e-7):
   int8 as the kernel does it. Reference kernels: per row (FULLY_CONNECTED, BATCH_MATMUL:
   asymmetric if the op's asymmetric_quantize_inputs is set, else symmetric) or per image
   (CONV_2D: asymmetric with per-channel weights, symmetric with a single scale;
-  TRANSPOSE_CONV and DEPTHWISE_CONV_2D: asymmetric), with each kernel's own float32 or
-  double arithmetic so rounding ties match. XNNPACK, where it takes the layer: its own
-  asymmetric qd8 recipe (xnnpack_model.py). Then float arithmetic.
+  TRANSPOSE_CONV and DEPTHWISE_CONV_2D: asymmetric), as TFLite's portable source computes
+  it, an input within the other builds' rounding of a tie allowed either step. XNNPACK, where
+  it takes the layer: its own asymmetric qd8 recipe (xnnpack_model.py). Then float arithmetic.
 - fp32 / fp16 / weight-only int4: the file's weights (fp16 ones widened, int4 ones
   dequantized, as the DEQUANTIZE in front of the layer does) in float64; a lane computing
   in fp16 is allowed the fp16-arithmetic terms on top.
@@ -112,7 +112,7 @@ def _dynamic(cell: Cell, inspection: ModelInspection, layer: MainLayer, x: np.nd
     else:
         rows = (-1,) if cell.op.op_code in ("FULLY_CONNECTED", "BATCH_MATMUL") else tuple(range(1, x.ndim))
         asymmetric = layer.operator.asymmetric_inputs or _asymmetric_by_kernel(cell.op.op_code, layer.weights)
-        x_deq, ties = _quantize_rows(x, rows, asymmetric=asymmetric, double=cell.op.op_code == "BATCH_MATMUL")
+        x_deq, ties = _quantize_rows(x, rows, asymmetric=asymmetric)
     w = keras_kernel(cell.op, cell.shape, dequantize_constant(inspection, layer.weights))
     bias = _bias(inspection, layer)
     value = _clamp(apply(cell.op, cell.shape, x_deq, w) + (0.0 if bias is None else bias), layer)
@@ -139,57 +139,50 @@ def _asymmetric_by_kernel(op_code: str, weights: TensorInfo) -> bool:
     return op_code == "CONV_2D" and len(set(weights.scales)) > 1
 
 
-def _quantize_rows(x: np.ndarray, axes: tuple[int, ...], *, asymmetric: bool,
-                   double: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Run-time int8 quantization of activations as TFLite's kernels do it, ties included.
-
-    Measured against the reference kernels: FULLY_CONNECTED and the convolutions compute the
-    asymmetric scale, zero point and quantized values in float32 (scale, then x * (1/scale)
-    + zero point, rounded half away from zero); BATCH_MATMUL computes scale and zero point in
-    double and divides by the double scale (`double`). Symmetric: float32 127/max|x|.
-    Also returns, per input, its step size where a correct kernel may round it to another
-    integer than this model does, else 0 (`_flips`)."""
+def _quantize_rows(x: np.ndarray, axes: tuple[int, ...], *, asymmetric: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Run-time int8 quantization of activations as TFLite's kernels do it
+    (tensor_utils PortableSymmetricQuantizeFloats / PortableAsymmetricQuantizeFloats): symmetric,
+    q = round(x * fl32(127/max|x|)); asymmetric, scale and zero point in double (the zero
+    point from the end with the smaller error, rounded half away from zero), the scale stored
+    as float32, then q = round(zp + x * fl32(1/scale)) in float32. Also returns, per input, its
+    step where a correct kernel may round it to the other neighbouring integer, else 0
+    (`_flips`; every input of a row whose zero point sits that close to a tie)."""
     x32 = x.astype(np.float32)
     if not asymmetric:
         peak = np.max(np.abs(x32), axis=axes, keepdims=True)
         safe = np.where(peak == 0, np.float32(1), peak)
-        scaled = (x32 * (np.float32(127) / safe)).astype(np.float32)
+        scaled = (x32 * (np.float32(127) / safe)).astype(np.float32).astype(np.float64)
         q = np.clip(_round(scaled), -127, 127)
         step = safe.astype(np.float64) / 127.0
-        return np.asarray(q * step), _flips(scaled.astype(np.float64), step)
-    low = np.minimum(np.min(x32, axis=axes, keepdims=True), np.float32(0))
-    high = np.maximum(np.max(x32, axis=axes, keepdims=True), np.float32(0))
+        return np.asarray(q * step), _flips(scaled, 2 * np.abs(scaled), step)
+    low = np.minimum(np.min(x32, axis=axes, keepdims=True), np.float32(0)).astype(np.float64)
+    high = np.maximum(np.max(x32, axis=axes, keepdims=True), np.float32(0)).astype(np.float64)
     empty = high == low  # TFLite: all zeros, scale 1, zero point 0
-    if double:
-        scale = np.where(empty, 1.0, (high.astype(np.float64) - low) / 255.0)
-    else:
-        scale = np.where(empty, np.float32(1), (high - low) / np.float32(255)).astype(np.float32)
+    scale = np.where(empty, 1.0, (high - low) / 255.0)
     use_min = (128.0 + np.abs(low / scale)) < (127.0 + np.abs(high / scale))
-    zero = np.clip(_round(np.where(use_min, -128.0 - low / scale, 127.0 - high / scale)), -128, 127)
-    zero = np.where(empty, 0.0, zero)
-    if double:
-        unrounded = x32.astype(np.float64) / scale + zero
-        flips = _flips(unrounded, scale.astype(np.float64))
-    else:
-        inverse = (np.float32(1) / scale).astype(np.float32)
-        unrounded = (zero.astype(np.float32) + x32 * inverse).astype(np.float32).astype(np.float64)
-        fused = (x32.astype(np.float64) * inverse + zero).astype(np.float32).astype(np.float64)
-        flips = np.maximum(_flips(unrounded, scale.astype(np.float64)), _flips(fused, scale.astype(np.float64),
-                                                                                _round(unrounded)))
-    q = np.where(empty, 0.0, np.clip(_round(unrounded), -128, 127))
+    unrounded_zero = np.where(use_min, -128.0 - low / scale, 127.0 - high / scale)
+    zero = np.where(empty, 0.0, np.clip(_round(unrounded_zero), -128, 127))
     step = scale.astype(np.float32).astype(np.float64)
-    return np.asarray((q - zero) * step), np.where(flips > 0, np.broadcast_to(step, flips.shape), 0.0)
+    inverse = (np.float32(1) / step.astype(np.float32)).astype(np.float32)
+    product = (x32 * inverse).astype(np.float32)
+    unrounded = (zero.astype(np.float32) + product).astype(np.float32).astype(np.float64)
+    q = np.where(empty, 0.0, np.clip(_round(unrounded), -128, 127))
+    flips = _flips(unrounded, np.abs(product.astype(np.float64)) + np.abs(unrounded), step)
+    zero_tie = _flips(unrounded_zero, 128.0 + np.abs(np.where(use_min, low, high) / scale), step) > 0
+    flips = np.where(np.broadcast_to(zero_tie, flips.shape) & ~empty, np.broadcast_to(step, flips.shape), flips)
+    return np.asarray((q - zero) * step), flips
 
 
-def _flips(value: np.ndarray, step: np.ndarray, modelled: np.ndarray | None = None) -> np.ndarray:
-    """Step size where a correct kernel may round `value` (the very float it rounds) to another
-    integer than `modelled` (default: this model's half-away rounding of `value`): an exact .5
-    tie, which optimized kernels round to even, or, for the unfused evaluation, a different
-    integer than the fused multiply-add (one rounding fewer) gives. No window: the value is
-    computed with the kernel's own float operations."""
-    expected = _round(value) if modelled is None else modelled
-    differ = (np.abs(value - np.floor(value)) == 0.5) | (_round(value) != expected)
-    return np.asarray(np.where(differ, np.broadcast_to(step, value.shape), 0.0))
+def _flips(value: np.ndarray, size: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """Step size where `value` (this model's float32 number to be rounded) lies within
+    gamma(8, u32) * `size` of a .5 tie, else 0. A correct kernel computes the number with other
+    float32 or double roundings: its scale within gamma(2) of the exact one (float32 or double
+    arithmetic, then float32), so within 2*gamma(2) of this model's, the reciprocal, the product
+    and the addition one rounding each on either side (a fused multiply-add one fewer): the two
+    numbers differ by at most gamma(8) * (|x/scale| + |value|) (docs/tolerances.md)."""
+    window = tolerance.gamma(8, tolerance.U32) * size
+    near = np.abs(np.abs(value - np.floor(value)) - 0.5) <= window
+    return np.asarray(np.where(near, np.broadcast_to(step, value.shape), 0.0))
 
 
 def _static(cell: Cell, inspection: ModelInspection, layer: MainLayer,
