@@ -140,3 +140,15 @@ def test_constants_allowance(dtype: str, scales: tuple[float, ...], w: float, ex
     half = np.array([scales[0] / 2 if scales else 0.0])
     found = constants._allowance(tensor(dtype, scales), half, np.array([w]))
     assert float(found[0]) == pytest.approx(expected, rel=1e-12)
+
+
+def test_tflite_rounding_window() -> None:
+    """An input within gamma(8)*(|x/scale| + |value|) of a .5 tie may round either way in
+    another build of TFLite's quantization: 10.5 - 1e-5 with |x/scale| = 200 (window
+    gamma(8)*210.5 ~ 1.0e-4) flips, 10.5 - 2e-4 and 10.4 do not."""
+    from pytest_litert.judge.numpy_reference import _flips
+
+    value = np.array([10.5 - 1e-5, 10.5 - 2e-4, 10.4])
+    found = _flips(value, 200 + np.abs(value), np.array(0.25))
+    assert g(8) * 210.5 == pytest.approx(1.0035e-4, rel=1e-3)
+    assert found.tolist() == [0.25, 0.0, 0.0]
