@@ -77,3 +77,14 @@ def test_the_double_perturbs_only_the_optimized_lanes() -> None:
                           runner.target().run(built.model, inputs, "reference").output)
     moved = faulty.run(built.model, inputs, "xnnpack").output.astype(np.int64) - real
     assert set(np.unique(moved)) <= {0, 1} and moved.sum() > 0 and faulty.changed == [True]
+
+
+def test_the_command_prints_the_kernel_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """`pytest-litert faults --kernels --no-mutants`: the kernel table alone (the file mutants'
+    comes first without --no-mutants, tests/test_fault_injection.py)."""
+    from pytest_litert.cli import main
+
+    assert main(["faults", "--kernels", "--no-mutants", "--target", "inprocess"]) == 0
+    out = capsys.readouterr().out
+    assert "Kernel-fault injection, seed 0, target inprocess" in out
+    assert "| kernel fault | fp32 |" in out and "| `round-up-half` |" in out and "Missed (0):" in out
