@@ -12,7 +12,7 @@ from pytest_litert.convert.cache import ConversionCache
 from pytest_litert.convert.converter import ConversionError, MissingDependencyError
 from pytest_litert.judge import verdict as judging
 from pytest_litert.judge.checks import Check
-from pytest_litert.judge.verdict import Verdict, failed, skipped
+from pytest_litert.judge.verdict import Status, Verdict, failed, skipped
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.model.bundle import BundleError, open_bundle
@@ -100,6 +100,8 @@ class Runner:
                 outcome = open_bundle(self.settings.bundle).entry_of(cell).outcome
                 if outcome.get("status") == "skipped":
                     return skipped(cell, f"when the bundle was made: {outcome['reason']}")
+                if outcome.get("status") == Status.NOT_PRODUCED:  # export writes no model for it
+                    return Verdict(cell.id, Status.NOT_PRODUCED, (), str(outcome["reason"]).splitlines()[0])
             return self.artifact(cell)
         except BundleError as error:
             return failed(cell, f"bundle: {error}")

@@ -190,3 +190,16 @@ def test_a_default_bundle_without_examples_is_judged(pytester: pytest.Pytester, 
     outcomes = result.parseoutcomes()
     assert outcomes.get("passed") == 1 and "failed" not in outcomes and "errors" not in outcomes
     result.stdout.fnmatch_lines(["*holds no property examples for these cells (export with --property-examples N*"])
+
+
+def test_a_cell_the_toolchain_does_not_produce_is_judged_not_produced(tmp_path: Path, shared_cache: Path) -> None:
+    """Export writes no model for it; judging the bundle says why, it does not error."""
+    from pytest_litert.matrix.cells import select_cells
+    from pytest_litert.session import Runner, Settings
+
+    out = tmp_path / "np"
+    assert main(["export", str(out), "--ops=transpose_conv", "--recipes=fp32,int4", "--no-seed-models",
+                 f"--cache-dir={shared_cache}"]) == 0
+    runner = Runner(Settings.from_strings(None, None, None, "none", "inprocess", bundle=str(out)))
+    verdict = runner.evaluate_cell(select_cells("transpose_conv", "int4")[0])
+    assert verdict.status == "not produced" and "silently skips TRANSPOSE_CONV" in verdict.reason
