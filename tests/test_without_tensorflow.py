@@ -26,7 +26,7 @@ def test_a_command_that_converts_names_the_extra(command: list[str], capsys: pyt
 
 def test_a_cell_without_a_bundle_fails_naming_the_extra(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--pyargs", "pytest_litert.suite",
-                                           "-k", "test_cell and fully_connected and fp32", "--litert-cache-dir=none")
+                                           "-k", "test_cell and fully_connected-fp32", "--litert-cache-dir=none")
     out = result.stdout.str()
     assert "fully_connected-fp32: fail - converting a cell needs TensorFlow" in out
     assert out.count("pip install 'pytest-litert[convert]', or judge a bundle") >= 2  # the cell and its property
