@@ -10,10 +10,14 @@ Asserted, by construction (docs/tolerances.md, "Would it catch a buggy kernel?")
 - the tight oracles are what catches the faults the Keras bounds cannot see: a 1% scale on a
   dynamic int8 cell, a one-step requantization bias on a static int8 one.
 A fault that changes nothing (no output saturates, so `no-saturation` has nothing to wrap) is
-not counted.
+not counted. One fault is undetectable by construction where a host's optimized lane computes
+in float16 (aarch64 honours the fp16 hint; not this x86 host): a 1% scale, inside float16's own
+worst-case rounding T'*2^-11 of M once T' > 20 summands.
 """
 
 from __future__ import annotations
+
+import platform
 
 import numpy as np
 import pytest
@@ -38,10 +42,16 @@ def test_the_correct_kernels_pass_everywhere(outcomes: tuple[list[KernelOutcome]
     assert outcomes[1] == []
 
 
+def _inside_float16_rounding(outcome: KernelOutcome) -> bool:
+    """A 1% scale where every optimized lane of the cell computes in float16 (module docstring)."""
+    return (outcome.fault.endswith("scale*1.01") and outcome.cell.recipe.name == "fp16"
+            and platform.machine() in ("aarch64", "arm64"))
+
+
 @pytest.mark.parametrize("fault", KERNEL_FAULTS)
 def test_every_fault_that_changes_an_output_is_detected(outcomes: tuple[list[KernelOutcome], list[str]],
                                                         fault: str) -> None:
-    counted = [o for o in outcomes[0] if o.fault == fault and o.counted]
+    counted = [o for o in outcomes[0] if o.fault == fault and o.counted and not _inside_float16_rounding(o)]
     assert counted, f"{fault} changed no output anywhere"
     assert [f"{o.cell.id}: {o.note}" for o in counted if not o.detected] == []
 
