@@ -283,7 +283,7 @@ _FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
                 "right-hand side under the fp16 hint, and the Interpreter then refuses the model",
                 varies="" if name == "neon run" else "aarch64 only: on x86 XNNPACK ignores the fp16 hint",
             )
-            for name in ("xnnpack run", "neon run")
+            for name in ("xnnpack run", "neon run", "sme2 run")  # sme2: the plain-host lane beside host-nosme
         ),
         Finding(
             "fp16 run",
