@@ -43,6 +43,17 @@ def _operator_type(record: dict[str, Any]) -> str:
     return str(((record.get("kernel_evidence") or {}).get("profile") or {}).get("operator_type", ""))
 
 
+def _compared_or_lane_failed(record: dict[str, Any]) -> bool:
+    """Every cell compares the two lanes, unless a known finding stopped one of them from running
+    (batch_matmul_const-fp16: XNNPACK refuses a FLOAT16 constant under the fp16 hint on aarch64)."""
+    checks = {c["name"]: c for c in record["checks"]}
+    if "sme2~neon" in checks:
+        return True
+    lane_failed = any(name.endswith(" run") and c["message"].startswith("known finding:")
+                      for name, c in checks.items())
+    return record["status"] == "finding" and lane_failed
+
+
 @pytest.mark.skipif(REPORTS_ENV not in os.environ,
                     reason=f"reads the two reports .ci/run step 6 writes (${REPORTS_ENV})")
 def test_reports_of_an_sme2_machine() -> None:
@@ -51,7 +62,8 @@ def test_reports_of_an_sme2_machine() -> None:
         assert records, "an empty report"
         assert {r["status"] for r in records} <= {"pass", "finding"}, [r["cell"] for r in records
                                                                        if r["status"] not in ("pass", "finding")]
-        assert all("sme2~neon" in {c["name"] for c in r["checks"]} for r in records)
+        uncompared = [r["cell"] for r in records if not _compared_or_lane_failed(r)]
+        assert uncompared == [], "no sme2~neon comparison, though both lanes ran"
     types = {r["cell"]: _operator_type(r) for r in with_sme2}
     assert types["fully_connected-fp32"] == "PF32"
     packed = sorted(cell for cell, kind in types.items() if kind in SME_ONLY)
