@@ -23,6 +23,7 @@ construction, not a measured rate:
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,36 @@ def test_no_false_positives_over_200_seeds() -> None:
 
     result = sweep(0, 200, Settings.from_strings(None, None, 0, None, "inprocess"), jobs=default_jobs())
     assert result.numeric == [] and result.other == [], result.text()
+
+
+def test_the_sweep_command_saves_and_draws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`faults --seeds 1 --json --plot`: the saved sweep holds one worst fraction per passing
+    check with a bound of every judged cell, reloads unchanged, and draws; a second run refuses
+    to overwrite either file without --force."""
+    from pytest_litert.cli import main
+    from pytest_litert.faults.inject import SweepResult
+
+    saved, drawn = tmp_path / "sweep.json", tmp_path / "sweep.png"
+    command = ["faults", "--seeds", "1", "--target", "inprocess", "--json", str(saved), "--plot", str(drawn)]
+    assert main(command) == 0
+    out = capsys.readouterr().out
+    result = SweepResult.load(saved)
+    assert (result.first, result.count, result.numeric, result.other) == (0, 1, [], [])
+    assert f"({result.count} seeds, {result.judged} cell verdicts)" in out
+    per_check = Counter(check for (check, _), values in result.fractions.items() for _ in values)
+    assert per_check["xnnpack vs keras"] <= result.judged and per_check["structure"] == 0
+    assert all(0 <= value <= 1 for values in result.fractions.values() for value in values)
+    assert drawn.read_bytes().startswith(b"\x89PNG")
+    assert main(command) == 2
+    assert f"{saved} exists; pass --force to overwrite it" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--json", "x.json"], "--json and --plot save the false-positive sweep: pass --seeds N too"),
+    (["--plot", "x.png"], "--json and --plot save the false-positive sweep: pass --seeds N too"),
+])
+def test_sweep_outputs_need_a_sweep(extra: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from pytest_litert.cli import main
+
+    assert main(["faults", *extra]) == 2
+    assert message in capsys.readouterr().err

@@ -17,15 +17,17 @@ known findings are held strictly there (one that no longer reproduces is a failu
 
 Usage:
   pytest-litert faults [--seed S] [--kernels] [--out table.md] [--cache-dir DIR]
-  pytest-litert faults --seeds 200 [--first-seed 0] [--cache-dir DIR]
+  pytest-litert faults --seeds 200 [--first-seed 0] [--cache-dir DIR] [--json SWEEP.json] [--plot PNG]
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
@@ -172,6 +174,18 @@ class SweepResult:
             fraction_table(self.fractions),
         ]) + "\n"
 
+    def save(self, path: Path) -> None:
+        """The sweep as JSON: what `--plot` draws, and what a later sweep is compared with."""
+        document = {**dataclasses.asdict(self), "fractions": [
+            {"check": check, "recipe": recipe, "worst": values} for (check, recipe), values in self.fractions.items()]}
+        path.write_text(json.dumps(document, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> SweepResult:
+        document = json.loads(path.read_text())
+        fractions = {(row["check"], row["recipe"]): row["worst"] for row in document.pop("fractions")}
+        return cls(**document, fractions=fractions)
+
 
 def fraction_table(fractions: Fractions) -> str:
     """Markdown: per check and recipe, the median and the largest worst fraction of the bound
@@ -247,13 +261,16 @@ def inject_kernels(settings: Settings, jobs: int) -> tuple[list[kernel_run.Kerne
     return outcomes, skipped
 
 
-def run(*, seed: int, seeds: int, first_seed: int, cache_dir: str | None, target: str, jobs: int = 1,
-        kernels: bool = False, mutants: bool = True) -> str:
+def sweep_command(first: int, count: int, *, cache_dir: str | None, target: str, jobs: int = 1) -> SweepResult:
+    """`faults --seeds N`: the false-positive sweep of the full matrix."""
+    return sweep(first, count, Settings.from_strings(None, None, first, cache_dir, target), jobs)
+
+
+def run(*, seed: int, cache_dir: str | None, target: str, jobs: int = 1, kernels: bool = False,
+        mutants: bool = True) -> str:
     """The fault-injection report at `seed` (with `kernels`, the kernel-fault table beside
-    it; `mutants` False: that table alone), or with `seeds` > 0 the false-positive sweep."""
+    it; `mutants` False: that table alone)."""
     settings = Settings.from_strings(None, None, seed, cache_dir, target)
-    if seeds:
-        return sweep(first_seed, seeds, settings, jobs).text()
     text = ""
     if mutants or not kernels:
         started = time.perf_counter()

@@ -41,9 +41,9 @@ from pytest_litert.run.qemu.debian import (
 from pytest_litert.toolchain import runtime_requirements
 
 __all__ = [
-    "CACHE_ENV", "GUEST_PYTHON_VERSION", "MIN_QEMU", "MIRROR_ENV", "ROOTFS_PACKAGES", "SETUP_HINT", "SVL_BYTES", "EmulatorPaths",
-    "EmulatorSetupError", "Progress", "debian_mirror", "default_cache_dir", "find", "parse_madison", "qemu_version",
-    "setup", "upstream_version",
+    "CACHE_ENV", "GUEST_PYTHON_VERSION", "MIN_QEMU", "MIRROR_ENV", "ROOTFS_PACKAGES", "SETUP_HINT", "SVL_BYTES",
+    "EmulatorPaths", "EmulatorSetupError", "Progress", "debian_mirror", "default_cache_dir", "find", "parse_madison",
+    "qemu_version", "setup", "upstream_version",
 ]
 
 MIN_QEMU = (10, 1)
