@@ -3,7 +3,8 @@
 # locally. Each shard writes a run document into OUT; `merge` joins them and draws the report.
 #
 #   scripts/nightly.sh LANE GROUP SHARDS OUT    LANE: host | qemu-sme2 | thorough | sweep
-#   scripts/nightly.sh merge OUT                 OUT/<lane>.json, OUT/<lane>.html for every lane found
+#   scripts/nightly.sh merge OUT                 OUT/<lane>.json, OUT/<lane>.html for every lane found;
+#                                                the sweep's shards joined: OUT/sweep.md, .json, -fractions.png
 #
 # Shards split tests with pytest-split (by recorded durations when .test_durations exists, else
 # evenly by count); the sweep splits its 200 seeds into SHARDS equal ranges.
@@ -19,6 +20,11 @@ if [ "$lane" = merge ]; then
     "$python" -m pytest_litert.cli merge "${shards[@]}" --json "$out/$name.json" --force
     "$python" -m pytest_litert.cli report "$out/$name.json" --html "$out/$name.html" --force
   done
+  sweeps=("$out"/sweep-*.json)
+  if [ -e "${sweeps[0]}" ]; then
+    "$python" -m pytest_litert.cli faults --from "${sweeps[@]}" --out "$out/sweep.md" --json "$out/sweep.json" \
+      --plot "$out/sweep-fractions.png" --force
+  fi
   exit 0
 fi
 
@@ -42,7 +48,8 @@ case "$lane" in
   sweep)
     per=$(( (200 + shards - 1) / shards ))
     first=$(( (group - 1) * per ))
-    "$python" -m pytest_litert.cli faults --seeds "$per" --first-seed "$first" --out "$out/sweep-$group.md" ;;
+    "$python" -m pytest_litert.cli faults --seeds "$per" --first-seed "$first" --out "$out/sweep-$group.md" \
+      --json "$out/sweep-$group.json" --force ;;
   *)
     echo "unknown lane $lane: host, qemu-sme2, thorough, sweep or merge" >&2
     exit 2 ;;

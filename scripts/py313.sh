@@ -45,7 +45,7 @@ printf '#!/usr/bin/python3.13\nimport sys\nfrom pytest_litert.cli import main\ns
 chmod +x "$rootfs/usr/bin/pytest-litert"
 
 args=("$@")
-[ ${#args[@]} -gt 0 ] || args=(-p no:cacheprovider)
+[ ${#args[@]} -gt 0 ] || args=(-p no:cacheprovider -n auto)  # the README's test command
 mkdir -p "$rootfs/src" "$rootfs/proc" "$rootfs/dev" "$rootfs/tmp" "$rootfs/etc/ssl/certs" "$rootfs/root"
 cp /etc/resolv.conf "$rootfs/etc/resolv.conf" 2>/dev/null || true
 [ -f /etc/pip.conf ] && cp /etc/pip.conf "$rootfs/etc/pip.conf"

@@ -107,12 +107,34 @@ def test_the_sweep_command_saves_and_draws(tmp_path: Path, capsys: pytest.Captur
     assert f"{saved} exists; pass --force to overwrite it" in capsys.readouterr().err
 
 
+NEEDS_A_SWEEP = "--json and --plot save the false-positive sweep: pass --seeds N (or --from SWEEP.json) too"
+
+
 @pytest.mark.parametrize(("extra", "message"), [
-    (["--json", "x.json"], "--json and --plot save the false-positive sweep: pass --seeds N too"),
-    (["--plot", "x.png"], "--json and --plot save the false-positive sweep: pass --seeds N too"),
+    (["--json", "x.json"], NEEDS_A_SWEEP),
+    (["--plot", "x.png"], NEEDS_A_SWEEP),
+    (["--from", "missing.json"], "--from: no such file: missing.json"),
+    (["--from", "a.json", "--seeds", "2"], "--from joins saved sweeps instead of running one: drop --seeds"),
 ])
 def test_sweep_outputs_need_a_sweep(extra: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     from pytest_litert.cli import main
 
     assert main(["faults", *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_saved_sweeps_join_only_when_consecutive(tmp_path: Path) -> None:
+    """A sharded nightly's sweeps (seeds 0-1 and 2-4) join into one of seeds 0-4; a gap is refused."""
+    from pytest_litert.faults.inject import SweepResult
+
+    first = SweepResult(0, 2, 140, 10.0, [], [], {("xnnpack vs keras", "fp32"): [0.1, 0.2]})
+    second = SweepResult(2, 3, 210, 15.0, [], ["- seed 3 x: stale"], {("xnnpack vs keras", "fp32"): [0.3],
+                                                                        ("constants vs keras", "fp16"): [0.9]})
+    joined = SweepResult.join([second, first])
+    assert (joined.first, joined.count, joined.judged, joined.seconds) == (0, 5, 350, 25.0)
+    assert joined.other == ["- seed 3 x: stale"]
+    assert joined.fractions == {("xnnpack vs keras", "fp32"): [0.1, 0.2, 0.3], ("constants vs keras", "fp16"): [0.9]}
+    first.save(tmp_path / "a.json")
+    assert SweepResult.load(tmp_path / "a.json") == first
+    with pytest.raises(ValueError, match=r"seeds 0\.\.1 and 3\.\.5 are not consecutive"):
+        SweepResult.join([first, SweepResult(3, 3, 1, 1.0, [], [], {})])

@@ -30,6 +30,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         help="with --seeds: save the sweep (counts, failures, each check's worst fraction per verdict)")
     faults.add_argument("--plot", type=Path, metavar="PNG",
                         help="with --seeds: draw each bound's worst-fraction distribution per recipe (the plot extra)")
+    faults.add_argument("--from", dest="saved", type=Path, nargs="+", metavar="SWEEP.json",
+                        help="instead of --seeds: join saved sweeps of consecutive seed ranges (a sharded nightly's) "
+                        "into one report, --json and --plot")
     faults.add_argument("--force", action="store_true", help="overwrite an existing --out, --json or --plot file")
     faults.add_argument("--model", type=Path, help="a whole model: plant a fault in each judged operator in turn and "
                         "report which operator was blamed (needs --reference)")
@@ -41,8 +44,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     if (args.model is None) != (args.reference is None):
         raise Refused("--model and --reference go together: the whole model and the Keras model it came from")
-    if (args.json or args.plot) and not args.seeds:
-        raise Refused("--json and --plot save the false-positive sweep: pass --seeds N too")
+    if args.saved and args.seeds:
+        raise Refused("--from joins saved sweeps instead of running one: drop --seeds")
+    if (args.json or args.plot) and not (args.seeds or args.saved):
+        raise Refused("--json and --plot save the false-positive sweep: pass --seeds N (or --from SWEEP.json) too")
     if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
         raise Refused(PLOT_HINT)
     refuse_existing(args.out, args.json, args.plot, force=args.force)
@@ -50,9 +55,13 @@ def run(args: argparse.Namespace) -> int:
         from pytest_litert.faults import whole_model
 
         text = whole_model.run(str(args.model), str(args.reference), every=args.every, seed=args.seed)
-    elif args.seeds:
-        result = inject.sweep_command(args.first_seed, args.seeds, cache_dir=args.cache_dir, target=args.target,
-                                      jobs=jobs.parse_jobs(args.jobs))
+    elif args.seeds or args.saved:
+        missing = [str(path) for path in args.saved or [] if not path.is_file()]
+        if missing:
+            raise Refused(f"--from: no such file: {', '.join(missing)}")
+        result = (inject.SweepResult.join([inject.SweepResult.load(path) for path in args.saved]) if args.saved else
+                  inject.sweep_command(args.first_seed, args.seeds, cache_dir=args.cache_dir, target=args.target,
+                                       jobs=jobs.parse_jobs(args.jobs)))
         text = result.text()
         if args.json is not None:
             result.save(args.json)

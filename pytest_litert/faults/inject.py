@@ -23,6 +23,7 @@ Usage:
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import sys
 import time
@@ -185,6 +186,22 @@ class SweepResult:
         document = json.loads(path.read_text())
         fractions = {(row["check"], row["recipe"]): row["worst"] for row in document.pop("fractions")}
         return cls(**document, fractions=fractions)
+
+    @classmethod
+    def join(cls, parts: list[SweepResult]) -> SweepResult:
+        """Sweeps of consecutive seed ranges (a sharded nightly's) as one; gaps or overlaps refused."""
+        parts = sorted(parts, key=lambda part: part.first)
+        for before, after in itertools.pairwise(parts):
+            if before.first + before.count != after.first:
+                raise ValueError(f"sweeps of seeds {before.first}..{before.first + before.count - 1} and "
+                                 f"{after.first}..{after.first + after.count - 1} are not consecutive")
+        fractions: Fractions = {}
+        for part in parts:
+            for key, values in part.fractions.items():
+                fractions.setdefault(key, []).extend(values)
+        return cls(parts[0].first, sum(p.count for p in parts), sum(p.judged for p in parts),
+                   sum(p.seconds for p in parts), [line for p in parts for line in p.numeric],
+                   [line for p in parts for line in p.other], fractions)
 
 
 def fraction_table(fractions: Fractions) -> str:
