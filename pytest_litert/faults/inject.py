@@ -205,14 +205,16 @@ class SweepResult:
 
 
 def fraction_table(fractions: Fractions) -> str:
-    """Markdown: per check and recipe, the median and the largest worst fraction of the bound
-    over every cell verdict of the sweep (known findings excluded)."""
+    """Markdown: per check and recipe, the median, 99th percentile and largest worst fraction of
+    the bound over every cell verdict of the sweep (known findings excluded)."""
     checks = list(dict.fromkeys(name for name, _ in fractions))
     recipes = [r for r in RECIPES if any(recipe == r for _, recipe in fractions)]
-    lines = ["Worst fraction of each bound on correct kernels, median / max over the sweep's cell verdicts:", "",
+    lines = ["Worst fraction of each bound on correct kernels, median / 99th percentile / largest over the "
+             "sweep's cell verdicts:", "",
              "| check | " + " | ".join(recipes) + " |", "|---" * (len(recipes) + 1) + "|"]
     for name in checks:
-        row = [f"{np.median(v):.2f} / {max(v):.3f}" if (v := fractions.get((name, r))) else "-" for r in recipes]
+        row = [f"{np.median(v):.2f} / {np.percentile(v, 99):.2f} / {max(v):.4f}" if (v := fractions.get((name, r)))
+               else "-" for r in recipes]
         lines.append(f"| {name} | " + " | ".join(row) + " |")
     return "\n".join(lines)
 
