@@ -3,6 +3,7 @@ installed in the guest's Python. The QEMU tests need `pytest-litert emulator set
 
 from __future__ import annotations
 
+import concurrent.futures
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,18 @@ def test_the_guest_is_an_sme2_linux_with_the_plugin(tmp_path: Path) -> None:
 @needs_emulator
 def test_the_exit_code_is_the_command_s() -> None:
     assert _guest("python", "-c", "raise SystemExit(3)").returncode == 3
+
+
+@pytest.mark.qemu
+@needs_emulator
+def test_two_runs_side_by_side_each_see_their_own_plugin(tmp_path: Path) -> None:
+    """.ci/run step 6 runs guest sessions in parallel: each gets a private copy of the plugin,
+    removed after it, so neither deletes the other's mid-run."""
+    assert PATHS is not None
+    code = "import time, pytest_litert; time.sleep(2); import pytest_litert.cli; print(pytest_litert.__file__)"
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: _guest("python", "-c", code, cwd=tmp_path), range(2)))  # not the checkout
+    assert [run.returncode for run in runs] == [0, 0], [run.stderr[-500:] for run in runs]
+    seen = {run.stdout.splitlines()[-1] for run in runs}
+    assert len(seen) == 2 and all(path.startswith(str(PATHS.cache_dir)) for path in seen)
+    assert not any(Path(path).exists() for path in seen)

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from importlib import metadata
 from pathlib import Path
 
@@ -47,9 +48,14 @@ def run(command: list[str], *, cpu: str = "max", cache_dir: Path | None = None) 
     if missing:
         raise GuestCommandError(f"the guest lacks {', '.join(missing)} (set up by another pytest-litert): "
                                 f"rerun `pytest-litert emulator setup`")
-    plugin = install_plugin(paths)
+    argv_tail = guest_argv(paths, command)
+    with tempfile.TemporaryDirectory(prefix="plugin-", dir=paths.cache_dir) as private:
+        return _run_in_guest(paths, argv_tail, install_plugin(Path(private)), cpu)
+
+
+def _run_in_guest(paths: EmulatorPaths, argv_tail: list[str], plugin: Path, cpu: str) -> int:
     prefix = [str(paths.qemu), "-cpu", cpu, "-L", str(paths.rootfs)]
-    argv = [*prefix, *guest_argv(paths, command)]
+    argv = [*prefix, *argv_tail]
     env = {
         "PATH": "/usr/bin:/bin",
         "LC_ALL": "C.UTF-8",
@@ -86,19 +92,14 @@ def guest_argv(paths: EmulatorPaths, command: list[str]) -> list[str]:
     raise GuestCommandError(f"{head!r} is not a program of the guest (try python, pytest or pytest-litert)")
 
 
-def install_plugin(paths: EmulatorPaths) -> Path:
-    """This pytest-litert's files and entry points in a guest directory, refreshed each run
-    (a few hundred KB), so the guest runs exactly the plugin the host has."""
-    target = paths.cache_dir / "plugin"
-    staging = paths.cache_dir / "plugin.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(_PACKAGE, staging / "pytest_litert",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+def install_plugin(target: Path) -> Path:
+    """This pytest-litert's files and entry points in `target`, a directory private to one run
+    (a few hundred KB), so the guest runs exactly the plugin the host has, and two runs side by
+    side (.ci/run step 6) never see each other's copy."""
+    shutil.copytree(_PACKAGE, target / "pytest_litert", ignore=shutil.ignore_patterns("__pycache__"))
     distribution = metadata.distribution("pytest-litert")
-    info = staging / f"pytest_litert-{distribution.version}.dist-info"
+    info = target / f"pytest_litert-{distribution.version}.dist-info"
     info.mkdir()
     for name in ("METADATA", "entry_points.txt"):
         (info / name).write_text(distribution.read_text(name) or "")
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
     return target
