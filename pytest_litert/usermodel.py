@@ -17,11 +17,11 @@ import numpy as np
 
 from pytest_litert.convert.artifact import INPUT_DRAWS
 from pytest_litert.convert.keras_models import import_keras, keras_outputs
-from pytest_litert.judge.structure import metadata_text, same_granularity
+from pytest_litert.judge.structure import infer_recipe
 from pytest_litert.judge.verdict import Verdict
 from pytest_litert.matrix.cells import Cell, make_cell
-from pytest_litert.matrix.ops import INPUT_POSITIONS, OPS, LayerShape
-from pytest_litert.matrix.recipes import FP16_ACCUMULATION, FP16_HINT, RECIPES
+from pytest_litert.matrix.ops import OPS, LayerShape
+from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.model.artifact import Arrays, CellArtifact, LayerWeights
 from pytest_litert.model.flatbuffer import ModelFormatError, ModelInspection, inspect_model
 from pytest_litert.model.layer import main_layer
@@ -79,32 +79,6 @@ def check(tflite: bytes | str | Path, keras_model: Any = None, inputs: Inputs | 
     finally:
         if owned:
             target.close()
-
-
-def infer_recipe(inspection: ModelInspection, op_code: str) -> str:
-    """The matrix recipe a file holds, read from everything that tells them apart: graph I/O
-    dtype (static int8, int16x8), the stored weight dtype, the weight scales' granularity on
-    the operator's channel axis (the *_per_tensor recipes), INT4 weights behind DEQUANTIZE
-    (weight-only) or not (dynamic), and for float16 weights the accumulation metadata
-    (the seed's fp16accfp16 hint; TensorFlow's standard recipe writes fp16accfp32)."""
-    layer = main_layer(inspection, op_code)
-    assert layer is not None
-    weights = layer.weights
-    constant = weights.index not in inspection.inputs  # a two-input matmul's "weights" are data
-    per_tensor = constant and not same_granularity(weights, "per-channel", INPUT_POSITIONS[op_code].channel_axis)
-    io = inspection.tensors[inspection.inputs[0]].dtype
-    if io == "INT16":
-        return "int16x8"
-    if io == "INT8":
-        return "static_int8_per_tensor" if per_tensor else "static_int8"
-    if weights.dtype == "INT8":
-        return "dynamic_int8_per_tensor" if per_tensor else "dynamic_int8"
-    if weights.dtype == "INT4":
-        return "int4_weight_only" if "weights" in layer.behind_dequantize else "int4"
-    hint = metadata_text(inspection.metadata.get(FP16_HINT, b""))
-    if hint == FP16_ACCUMULATION:  # also on a two-input matmul, which has no weights to store
-        return "fp16"
-    return "fp16_weights" if weights.dtype == "FLOAT16" else "fp32"
 
 
 def infer_cell(inspection: ModelInspection, model: Any) -> tuple[Cell, LayerWeights, dict[str, str]]:

@@ -32,6 +32,7 @@ import numpy as np
 from pytest_litert.judge.file_reference import file_output, file_weights
 from pytest_litert.judge.model_verdict import INFO, NOT_JUDGED, ModelVerdict, OpReport, information
 from pytest_litert.judge.op_times import attribute_times
+from pytest_litert.judge.structure import infer_recipe
 from pytest_litert.matrix.cells import make_cell
 from pytest_litert.matrix.ops import LayerShape, OpSpec
 from pytest_litert.matrix.recipes import RECIPES
@@ -45,7 +46,7 @@ from pytest_litert.model.quantization import INTEGER_DTYPES, dequantize, dequant
 from pytest_litert.run.model_run import ModelRun, run_model, run_operator
 from pytest_litert.run.targets import Target, host_target
 from pytest_litert.session import evaluate_cell
-from pytest_litert.wholemodel_keras import KerasMatches, end_to_end, keras_matches
+from pytest_litert.wholemodel_keras import KerasMatches, OpToFind, end_to_end, keras_matches
 
 DRAWS = 1  # whole-model input draws: each operator then sees one realistic activation tensor per draw
 
@@ -89,7 +90,7 @@ def check_model(tflite: bytes | str | Path, keras_model: Any = None, *, inputs: 
         shapes = {index: value.shape for index, value in run.tensors[0].items()}
         cutter = Cutter(model, graph)
         prepared = [prepare(cutter, op, shapes, position) for position, op in enumerate(graph.own_operators())]
-        matches = keras_matches(keras, graph, prepared) if keras is not None else KerasMatches()
+        matches = keras_matches(keras, graph, _to_find(prepared)) if keras is not None else KerasMatches()
         profiles: dict[tuple[Any, ...], dict[str, Any]] = {}  # one profiled run per kind of other operator
         reports = [_memoized(memo, item, run, functools.partial(_report, item, run, matches, target, profiles))
                    for item in prepared]
@@ -154,9 +155,12 @@ def prepare(cutter: Cutter, op: OperatorInfo, shapes: dict[int, tuple[int, ...]]
             raise NotJudged("both operands are the same tensor")
     except NotJudged as error:
         return dataclasses.replace(found, layer=layer, why=str(error))
-    from pytest_litert.usermodel import infer_recipe
-
     return dataclasses.replace(found, layer=layer, spec=spec, shape=shape, recipe=infer_recipe(inspection, op.op_code))
+
+
+def _to_find(prepared: list[Prepared]) -> list[OpToFind]:
+    return [OpToFind(p.op.index, p.spec, p.shape, p.layer is not None and p.layer.bias is not None)
+            for p in prepared if p.spec is not None and p.shape is not None]
 
 
 def _memoized(memo: dict[str, OpReport] | None, item: Prepared, run: ModelRun,

@@ -22,7 +22,18 @@ from pytest_litert.run.model_run import ModelRun
 
 if TYPE_CHECKING:
     from pytest_litert.convert.keras_side import KerasChain
-    from pytest_litert.wholemodel import Prepared
+    from pytest_litert.matrix.ops import LayerShape, OpSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class OpToFind:
+    """What matching needs of one judged operator: its index, operator and shape, and whether
+    the file stores a bias (a Keras layer without one cannot be it)."""
+
+    index: int
+    spec: OpSpec
+    shape: LayerShape
+    has_bias: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,20 +62,19 @@ class KerasMatches:
         return layer_weights(chain), [outputs(chain, draw["x"], output_shape) for draw in floats]
 
 
-def keras_matches(model: Any, graph: ModelGraph, prepared: list[Prepared]) -> KerasMatches:
+def keras_matches(model: Any, graph: ModelGraph, ops: list[OpToFind]) -> KerasMatches:
     """Match every judged operator to its Keras layers; list the layers nobody claimed."""
     from pytest_litert.convert import keras_match
     from pytest_litert.convert.keras_side import ChainError, chain_of
 
     found = keras_match.candidates(model)
-    wanted = [keras_match.OpToMatch(p.op.index, p.spec, p.shape, graph.own_tensor_names(p.op.index)) for p in prepared
-              if p.spec is not None and p.shape is not None]
+    wanted = [keras_match.OpToMatch(op.index, op.spec, op.shape, graph.own_tensor_names(op.index)) for op in ops]
     matched, unmatched = keras_match.match(wanted, found)
+    has_bias = {op.index: op.has_bias for op in ops}
     chains: dict[int, KerasChain] = {}
     for index, (candidate, _how) in matched.items():
-        layer = next(p.layer for p in prepared if p.op.index == index)
         try:
-            chains[index] = chain_of(model, candidate, graph, index, layer is not None and layer.bias is not None)
+            chains[index] = chain_of(model, candidate, graph, index, has_bias[index])
         except ChainError as error:
             unmatched[index] = f"{candidate.name}: {error}"
     claimed = {chain.main.name for chain in chains.values()}

@@ -1,7 +1,7 @@
 """`check()` agrees with the matrix on the project's own exports: every produced cell's .tflite,
 checked against a Keras twin carrying that cell's weights, gets the status the matrix gives it.
 
-This is what recipe inference (usermodel.infer_recipe) must get right: a file holds no recipe
+This is what recipe inference (judge/structure.py infer_recipe) must get right: a file holds no recipe
 name, so fp16 with and without the accumulation hint, per-channel and per-tensor int8, and
 int4 dynamic and weight-only must each be recognised from the file alone.
 """
@@ -17,6 +17,7 @@ import pytest
 import pytest_litert
 from pytest_litert.cli import main
 from pytest_litert.convert.keras_models import build_model
+from pytest_litert.judge.structure import infer_recipe
 from pytest_litert.matrix.cells import Cell, make_cell, select_cells
 from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.matrix.shapes import DEFAULT_SET
@@ -24,7 +25,6 @@ from pytest_litert.model import storage
 from pytest_litert.model.bundle import open_bundle
 from pytest_litert.model.flatbuffer import inspect_model
 from pytest_litert.session import Runner, Settings
-from pytest_litert.usermodel import infer_recipe
 
 
 @pytest.fixture(scope="module")

@@ -18,50 +18,49 @@ import subprocess
 from pathlib import Path
 
 from pytest_litert.run.qemu.debian import EmulatorSetupError, Progress
-from pytest_litert.run.qemu.emulator import EmulatorPaths
 
 GCC = "usr/bin/gcc"
 LINKER = "usr/bin/ld"
 TRIPLE = "aarch64-linux-gnu"
 
 
-def scripts(paths: EmulatorPaths) -> dict[str, str]:
-    """The text of `cc` and `real-ld` for this emulator's QEMU and rootfs."""
-    qemu, root = str(paths.qemu), str(paths.rootfs)
+def scripts(qemu_path: Path, rootfs: Path, compiler: Path) -> dict[str, str]:
+    """The text of `cc` (at `compiler`) and `real-ld` for this emulator's QEMU and rootfs."""
+    qemu, root = str(qemu_path), str(rootfs)
     guest = [qemu, "-cpu", "max", "-L", root]
     wrapper = ",".join(guest)
     if any("," in part for part in guest):
         raise EmulatorSetupError("compiler", f"a comma in {wrapper!r} breaks gcc's -wrapper list",
                                  "use a cache directory without commas (--cache-dir)")
     head = "#!/bin/sh\n# Written by `pytest-litert emulator setup` (run/qemu/compiler.py says why).\n"
-    cc = [*guest, f"{root}/{GCC}", f"-B{paths.compiler.parent}/", f"-B{root}/usr/bin/", "-wrapper", wrapper]
+    cc = [*guest, f"{root}/{GCC}", f"-B{compiler.parent}/", f"-B{root}/usr/bin/", "-wrapper", wrapper]
     return {
         "cc": f"{head}exec {shlex.join(cc)} \"$@\"\n",
         "real-ld": f"{head}exec {shlex.join([*guest, f'{root}/{LINKER}'])} \"$@\"\n",
     }
 
 
-def compiler_step(paths: EmulatorPaths, progress: Progress) -> None:
+def compiler_step(qemu: Path, rootfs: Path, compiler: Path, progress: Progress) -> None:
     """Write the scripts (atomically) unless they are current, then check `cc -dumpmachine`."""
-    if not (paths.rootfs / GCC).exists():
+    if not (rootfs / GCC).exists():
         raise EmulatorSetupError("compiler", f"the rootfs has no {GCC}", "rerun setup (the rootfs step adds gcc)")
-    wanted = scripts(paths)
-    current = all((paths.compiler.parent / name).is_file() and (paths.compiler.parent / name).read_text() == text
+    wanted = scripts(qemu, rootfs, compiler)
+    current = all((compiler.parent / name).is_file() and (compiler.parent / name).read_text() == text
                   for name, text in wanted.items())
     if current:
-        progress(f"compiler: {paths.compiler} (cached)")
+        progress(f"compiler: {compiler} (cached)")
         return
-    paths.compiler.parent.mkdir(parents=True, exist_ok=True)
+    compiler.parent.mkdir(parents=True, exist_ok=True)
     for name, text in wanted.items():
-        staging = paths.compiler.parent / f".{name}.tmp"
+        staging = compiler.parent / f".{name}.tmp"
         staging.write_text(text)
         staging.chmod(0o755)
-        os.replace(staging, paths.compiler.parent / name)
-    triple = _dumpmachine(paths.compiler)
+        os.replace(staging, compiler.parent / name)
+    triple = _dumpmachine(compiler)
     if triple != TRIPLE:
-        raise EmulatorSetupError("compiler", f"{paths.compiler} -dumpmachine gave {triple!r}, not {TRIPLE}",
+        raise EmulatorSetupError("compiler", f"{compiler} -dumpmachine gave {triple!r}, not {TRIPLE}",
                                  "delete the cache directory and rerun setup")
-    progress(f"compiler: {paths.compiler} (gcc for {triple} under QEMU)")
+    progress(f"compiler: {compiler} (gcc for {triple} under QEMU)")
 
 
 def _dumpmachine(compiler: Path) -> str:

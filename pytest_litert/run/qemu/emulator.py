@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from pytest_litert.run.qemu.compiler import compiler_step
 from pytest_litert.run.qemu.debian import (
     MIRROR_ENV,
     EmulatorSetupError,
@@ -118,9 +119,7 @@ def setup(cache_dir: Path | None = None, progress: Progress = print, *, mirror: 
     _qemu_step(paths, progress, mirror)
     _rootfs_step(paths, progress, mirror)
     _site_step(paths, progress)
-    from pytest_litert.run.qemu.compiler import compiler_step  # it imports this module
-
-    compiler_step(paths, progress)
+    compiler_step(paths.qemu, paths.rootfs, paths.compiler, progress)
     _verify_step(paths, progress)
     progress(f"emulator ready in {paths.cache_dir} ({time.monotonic() - started:.1f} s)")
     return paths
