@@ -120,6 +120,31 @@ def test_numpy_against_a_lane() -> None:
     assert value(tolerance.file_bound(terms(), fp16_arithmetic=False)) == pytest.approx(expected, rel=1e-12)
 
 
+def test_numpy_against_a_hybrid_kernel_with_its_own_activation_scale() -> None:
+    """TFLite's optimized hybrid kernels compute the activation scale in float32 (within gamma(2)
+    of the exact one; the model's within u), and it multiplies every product: three more
+    roundings, gamma(K+6)*M (found by the thorough profile at depthwise_conv2d-dynamic_int8,
+    k = 1: the builtin kernel's scale one float32 step below the model's, 1.06 of gamma(K+3)*M)."""
+    expected = g(K + 6) * M
+    assert value(tolerance.file_bound(terms(), fp16_arithmetic=False, own_activation_scale=True)) == pytest.approx(
+        expected, rel=1e-12)
+    assert g(3) + g(K + 3) + g(3) * g(K + 3) <= g(K + 6)  # the document's collection of the terms
+
+
+def test_numpy_against_a_float16_lane() -> None:
+    """A float16 lane: the fp16-arithmetic terms on top; with a run-time second operand (a
+    two-input BATCH_MATMUL's y, float32 in the file) also its rounding to float16, u16*M +
+    eta*(sum|x| + beta), as for weights moved to float16 (found by the thorough profile at
+    batch_matmul-fp16, k = 1: 1.06 of the bound without it)."""
+    summands = T + BETA
+    fp16 = (1 + H) * (H + (1 + H) * summands * H) * M + 2 * ETA * (1 + summands * H) * (SUM_X + SUM_W + T + BETA)
+    constant = g(K + 3) * M + fp16
+    assert value(tolerance.file_bound(terms(), fp16_arithmetic=True)) == pytest.approx(constant, rel=1e-12)
+    runtime = constant + H * M + ETA * (SUM_X + BETA)
+    assert value(tolerance.file_bound(terms(), fp16_arithmetic=True, runtime_operand=True)) == pytest.approx(
+        runtime, rel=1e-12)
+
+
 def test_tie_window_and_the_steps_it_allows() -> None:
     """t = 10.5 - 2^-12 (a near tie), multiplier 0.0016 (e = -9): window = |t|*(gamma(4, u32) +
     2^-50) + 2^-10, which reaches the tie, so 10 and 11 are both correct; t = 10.3 allows 10 only."""

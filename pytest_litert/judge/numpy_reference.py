@@ -101,7 +101,8 @@ def _float(cell: Cell, inspection: ModelInspection, layer: MainLayer,
     bias = _bias(inspection, layer)
     value = _clamp(apply(cell.op, cell.shape, x, w) + (0.0 if bias is None else bias), layer)
     terms = tolerance.LayerTerms.of(cell, {"x": x, "y": w}, w if cell.op.constant_weights else None, bias)
-    return NumpyOutput(value, None, tolerance.file_bound(terms, fp16_arithmetic=fp16_arithmetic))
+    return NumpyOutput(value, None, tolerance.file_bound(terms, fp16_arithmetic=fp16_arithmetic,
+                                                         runtime_operand=not cell.op.constant_weights))
 
 
 def _dynamic(cell: Cell, inspection: ModelInspection, layer: MainLayer, x: np.ndarray,
@@ -117,7 +118,7 @@ def _dynamic(cell: Cell, inspection: ModelInspection, layer: MainLayer, x: np.nd
     bias = _bias(inspection, layer)
     value = _clamp(apply(cell.op, cell.shape, x_deq, w) + (0.0 if bias is None else bias), layer)
     terms = tolerance.LayerTerms.of(cell, {"x": x_deq}, w, bias)
-    bound = tolerance.file_bound(terms, fp16_arithmetic=False)
+    bound = tolerance.file_bound(terms, fp16_arithmetic=False, own_activation_scale=xnnpack_rows is None)
     if ties.any():  # an input a correct kernel may round to the next step
         flips = apply(cell.op, cell.shape, ties, np.abs(w))
         bound = dataclasses.replace(bound, elementwise=bound.elementwise + flips,

@@ -209,16 +209,28 @@ def static_bound(
     return Bound(bound, "step", np.full_like(bound, s_out), formula)
 
 
-def file_bound(terms: LayerTerms, *, fp16_arithmetic: bool) -> Bound:
+def file_bound(terms: LayerTerms, *, fp16_arithmetic: bool, runtime_operand: bool = False,
+               own_activation_scale: bool = False) -> Bound:
     """A lane against NumPy evaluating the file's own numbers in float64 (numpy_reference.py):
     the K+1 summands in any order plus at most two more float32 roundings of each product
     (the DEQUANTIZE's s*q; a hybrid kernel's s_x*s_w and its int32 -> float conversion):
     gamma(K+3)*M >= gamma(K+1)*M + gamma(2)*M. A lane computing in float16 adds
-    fp16_arithmetic_term (its operands other than the input are float16 in the file)."""
+    fp16_arithmetic_term; a constant second operand is float16 in the file already, a run-time
+    one (`runtime_operand`: a two-input BATCH_MATMUL's y) is rounded by the lane first, which
+    adds u16*M + eta*(sum|x| + beta), as moving weights to float16 does in float_bound.
+    `own_activation_scale`: a hybrid kernel whose activation scale the model does not compute
+    the kernel's way (TFLite's optimized builds: float32, within gamma(2) of the exact scale;
+    the model's within u32, so they differ by gamma(2) + u32 <= gamma(3) of it), which scales
+    every product: gamma(K+3)*M + gamma(3)*(1 + gamma(K+3))*M <= gamma(K+6)*M."""
     m = terms.magnitude
-    bound = gamma(terms.reduction + 3, U32) * m
-    formula = f"gamma32(K+3)*M, M=|W|.|x|+|b| of the file's own numbers, K={terms.reduction}"
+    roundings = terms.reduction + (6 if own_activation_scale else 3)
+    bound = gamma(roundings, U32) * m
+    formula = (f"gamma32(K+{roundings - terms.reduction})*M, M=|W|.|x|+|b| of the file's own numbers, "
+               f"K={terms.reduction}")
     unit = ("ulp32", 2.0**-23)
+    if fp16_arithmetic and runtime_operand:
+        bound = bound + U16 * m + FP16_SUBNORMAL_HALF_STEP * (terms.sum_abs_x + terms.bias)
+        formula += " + u16*M + eta*(sum|x| + beta) (the run-time operand rounded to float16)"
     if fp16_arithmetic:
         bound = bound + fp16_arithmetic_term(terms)
         formula += " + the fp16-arithmetic terms"
