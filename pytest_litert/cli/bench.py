@@ -7,7 +7,6 @@ the neighbours as much as the kernel.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from pytest_litert.bench import plot as bench_plot
 from pytest_litert.bench import table as bench_table
 from pytest_litert.bench.sweep import SEED_RECIPES, sweep_cells
 from pytest_litert.bench.timing import Budget
-from pytest_litert.cli.common import Refused, add_selection, refuse_existing, settings_of
+from pytest_litert.cli.common import Refused, add_selection, refuse_existing, refuse_without_matplotlib, settings_of
 from pytest_litert.run.worker import TIMING_APIS, TIMING_DEFAULTS
 from pytest_litert.session import Runner
 
@@ -82,8 +81,7 @@ def _inputs(args: argparse.Namespace) -> tuple[Budget, float | None, bench_docum
         raise Refused("--sweep converts its own sizes: it needs TensorFlow, not --bundle")
     if args.plot is not None and args.sweep is None:
         raise Refused("--plot draws a sweep: pass --sweep too")
-    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
-        raise Refused(bench_plot.PLOT_HINT)
+    refuse_without_matplotlib(args.plot)
     refuse_existing(args.json, args.plot, force=args.force)
     threshold = bench_compare.parse_fail_on(args.fail_on) if args.fail_on else None
     old = bench_document.load(args.compare) if args.compare is not None else None

@@ -41,6 +41,14 @@ def refuse_existing(*paths: Path | None, force: bool) -> None:
             raise Refused(f"{path} exists; pass --force to overwrite it")
 
 
+def refuse_without_matplotlib(plot: Path | None) -> None:
+    """A --plot asked for where the `plot` extra is not installed: refused before any work."""
+    if plot is not None and importlib.util.find_spec("matplotlib") is None:
+        from pytest_litert.bench.plot import PLOT_HINT
+
+        raise Refused(PLOT_HINT)
+
+
 def settings_of(args: argparse.Namespace) -> Settings:
     """The selection options as Settings; refused without TensorFlow unless a bundle is judged."""
     bundle = getattr(args, "bundle", None)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from pathlib import Path
 
 from pytest_litert import jobs
-from pytest_litert.bench.plot import PLOT_HINT
-from pytest_litert.cli.common import Refused, add_jobs, refuse_existing
+from pytest_litert.cli.common import Refused, add_jobs, refuse_existing, refuse_without_matplotlib
 from pytest_litert.faults import inject
 
 
@@ -48,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
         raise Refused("--from joins saved sweeps instead of running one: drop --seeds")
     if (args.json or args.plot) and not (args.seeds or args.saved):
         raise Refused("--json and --plot save the false-positive sweep: pass --seeds N (or --from SWEEP.json) too")
-    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
-        raise Refused(PLOT_HINT)
+    refuse_without_matplotlib(args.plot)
     refuse_existing(args.out, args.json, args.plot, force=args.force)
     if args.model is not None:
         from pytest_litert.faults import whole_model
