@@ -23,6 +23,7 @@ from pytest_litert.model.flatbuffer import TensorInfo
 U = 2.0**-24  # float32 unit roundoff
 H = 2.0**-11  # float16 unit roundoff
 ETA = 2.0**-25  # half the float16 subnormal spacing
+TAU = 2.0**-14  # the smallest normal float16: what flush-to-zero may lose per number or operation
 M, SUM_X, SUM_W, T, K, BETA = 1.125, 3.0, 0.75, 2.0, 2, 1.0
 X = {"x": np.array([[1.0, -2.0]])}
 KERNEL, BIAS = np.array([[0.5], [0.25]]), np.array([0.125])
@@ -72,6 +73,37 @@ def test_fp16_arithmetic() -> None:
     expected = g(K + 1) * M + H * M + ETA * (SUM_X + BETA) + fp16
     assert value(tolerance.float_bound(terms(), fp16_weights=True, fp16_arithmetic=True)) == pytest.approx(
         expected, rel=1e-12)
+
+
+def test_fp16_arithmetic_flushing_subnormals() -> None:
+    """aarch64 (XNNPACK sets FPCR.FZ16): tau where eta was, and T' more operations that may
+    flush (the additions, no longer exact)."""
+    summands = T + BETA
+    fp16 = (1 + H) * (H + (1 + H) * summands * H) * M + 2 * TAU * (1 + summands * H) * (
+        SUM_X + SUM_W + T + summands + BETA)
+    expected = g(K + 1) * M + H * M + TAU * (SUM_X + BETA) + fp16
+    found = tolerance.float_bound(terms(), fp16_weights=True, fp16_arithmetic=True, flush_to_zero=True)
+    assert value(found) == pytest.approx(expected, rel=1e-12)
+    assert value(tolerance.file_bound(terms(), fp16_arithmetic=True, flush_to_zero=True)) == pytest.approx(
+        g(K + 3) * M + fp16, rel=1e-12)
+
+
+def test_a_flushed_subnormal_bias_is_inside_the_flush_bound_and_outside_the_gradual_one() -> None:
+    """The finding (MobileNetV2 block 11 on aarch64, docs/findings.md): a depthwise channel with
+    an all-zero input outputs its bias, 4.77e-05, a float16 subnormal that the lane gives as 0.
+    The gradual-underflow bound cannot allow that; the flush-to-zero one must, and by no more
+    than the derivation says."""
+    cell = make_cell(OPS["fully_connected"], RECIPES["fp16"], LayerShape(m=1, k=9, n=1))
+    bias = np.array([4.77e-05])
+    zero_input = tolerance.LayerTerms.of(cell, {"x": np.zeros((1, 9))}, np.full((9, 1), 0.3), bias)
+    gradual = value(tolerance.float_bound(zero_input, fp16_weights=True, fp16_arithmetic=True))
+    flush = value(tolerance.float_bound(zero_input, fp16_weights=True, fp16_arithmetic=True, flush_to_zero=True))
+    assert gradual < 4.77e-05 < flush
+    # M = 4.77e-05, sum|x| = 0, sum|W| = 2.7, T = 9 (no tap on padding), beta = 1, T' = 10:
+    m, sum_w, t, summands = 4.77e-05, 2.7, 9.0, 10.0
+    by_hand = (g(10) * m + H * m + TAU * 1.0 + (1 + H) * (H + (1 + H) * summands * H) * m
+               + 2 * TAU * (1 + summands * H) * (sum_w + t + summands + 1.0))
+    assert flush == pytest.approx(by_hand, rel=1e-12)
 
 
 def test_dynamic_int8() -> None:

@@ -35,6 +35,13 @@ def fp16_arithmetic(inspection: ModelInspection, mode: str, facts: dict[str, Any
     return mode == "fp16" or (mode == "xnnpack" and hinted and facts.get("machine") in ("aarch64", "arm64"))
 
 
+def flushes_subnormals(facts: dict[str, Any]) -> bool:
+    """XNNPACK runs every operator with PTHREADPOOL_FLAG_DISABLE_DENORMALS, which on aarch64
+    sets FPCR.FZ16: float16 arithmetic reads and writes subnormals as 0. (On x86 the F16C
+    kernels compute in float32 and convert exactly; AVX512-FP16 would flush, and says so.)"""
+    return facts.get("machine") in ("aarch64", "arm64") or bool(facts.get("avx512fp16"))
+
+
 def lane_kernels(layer: MainLayer | None, mode: str, facts: dict[str, Any]) -> str:
     """"xnnpack" where the lane's XNNPACK computed the layer, else "reference" (the builtin
     kernels, reference or optimized, share TFLite's semantics)."""
@@ -49,17 +56,18 @@ def draw_checks(cell: Cell, inspection: ModelInspection, layer: MainLayer | None
                 model_in: dict[str, np.ndarray], signature_names: dict[str, str], modes: dict[str, str],
                 facts: dict[str, dict[str, Any]]) -> list[Check]:
     """One input draw: each lane against its NumPy model, and the integer lanes' agreement."""
-    models: dict[tuple[str, bool], numpy_reference.NumpyOutput | str] = {}
+    models: dict[tuple[str, bool, bool], numpy_reference.NumpyOutput | str] = {}
     checks = []
     for lane, output in raw.items():
-        fp16 = fp16_arithmetic(inspection, modes[lane], facts.get(lane, {}))
-        key = (lane_kernels(layer, modes[lane], facts.get(lane, {})), fp16)
+        lane_facts = facts.get(lane, {})
+        fp16 = fp16_arithmetic(inspection, modes[lane], lane_facts)
+        key = (lane_kernels(layer, modes[lane], lane_facts), fp16, fp16 and flushes_subnormals(lane_facts))
         if key not in models:
             models[key] = _evaluate(cell, inspection, layer, model_in, signature_names, key)
         name = NUMPY_CHECK if lane == REFERENCE_LANE else f"{lane} vs numpy"
         checks.append(_against(name, inspection, output, models[key]))
     if cell.recipe.quantized_io and "xnnpack" in raw and REFERENCE_LANE in raw:
-        model = models.get(("reference", False))
+        model = models.get(("reference", False, False))
         if isinstance(model, numpy_reference.NumpyOutput) and model.allowed is not None:
             checks.append(tie_agreement_check(AGREEMENT_CHECK, raw["xnnpack"], raw[REFERENCE_LANE], model.allowed))
         else:
@@ -68,12 +76,12 @@ def draw_checks(cell: Cell, inspection: ModelInspection, layer: MainLayer | None
 
 
 def _evaluate(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, model_in: dict[str, np.ndarray],
-              signature_names: dict[str, str], key: tuple[str, bool]) -> numpy_reference.NumpyOutput | str:
-    """The NumPy model for (kernels, fp16 arithmetic), or why there is none."""
+              signature_names: dict[str, str], key: tuple[str, bool, bool]) -> numpy_reference.NumpyOutput | str:
+    """The NumPy model for (kernels, fp16 arithmetic, flush-to-zero), or why there is none."""
     try:
         index = input_tensors(inspection, list(model_in), signature_names)
         return numpy_reference.evaluate(cell, inspection, layer, model_in, index, kernels=key[0],
-                                        fp16_arithmetic=key[1])
+                                        fp16_arithmetic=key[1], flush_to_zero=key[2])
     except numpy_reference.Unmodelled as error:
         return str(error)
 

@@ -58,11 +58,12 @@ class NumpyOutput:
 
 
 def evaluate(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, model_inputs: dict[str, np.ndarray],
-             input_index: dict[str, int], *, kernels: str = "reference", fp16_arithmetic: bool = False) -> NumpyOutput:
+             input_index: dict[str, int], *, kernels: str = "reference", fp16_arithmetic: bool = False,
+             flush_to_zero: bool = False) -> NumpyOutput:
     """The model in NumPy on the same inputs LiteRT gets (`input_index`: name -> tensor), as
     the reference kernels compute it (`kernels="reference"`) or as XNNPACK does where it took
     the layer (`"xnnpack"`: its own dynamic quantization); `fp16_arithmetic`: the lane computes
-    in float16 (its bound grows by the float16 terms)."""
+    in float16 (its bound grows by the float16 terms), flushing subnormals under `flush_to_zero`."""
     if layer is None or any(op.index not in layer.operators for op in inspection.operators):
         raise Unmodelled(f"models one {cell.expected.op_code} layer (plus the DEQUANTIZE of its constants and "
                          f"a RESHAPE wrap); the file has {', '.join(inspection.op_codes)}")
@@ -74,7 +75,7 @@ def evaluate(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, m
     if layer.weights.dtype in ("INT8", "INT4") and "weights" not in layer.behind_dequantize:
         rows = xnnpack_model.granularity(cell) if kernels == "xnnpack" else None
         return _dynamic(cell, inspection, layer, model_inputs["x"].astype(np.float64), rows)
-    return _float(cell, inspection, layer, model_inputs, fp16_arithmetic)
+    return _float(cell, inspection, layer, model_inputs, fp16_arithmetic, flush_to_zero)
 
 
 def file_operands(cell: Cell, inspection: ModelInspection, layer: MainLayer,
@@ -95,14 +96,15 @@ def _bias(inspection: ModelInspection, layer: MainLayer) -> np.ndarray | None:
 
 
 def _float(cell: Cell, inspection: ModelInspection, layer: MainLayer,
-           model_inputs: dict[str, np.ndarray], fp16_arithmetic: bool) -> NumpyOutput:
+           model_inputs: dict[str, np.ndarray], fp16_arithmetic: bool, flush_to_zero: bool) -> NumpyOutput:
     x = model_inputs["x"].astype(np.float64)
     w = _weights(cell, inspection, layer, model_inputs)
     bias = _bias(inspection, layer)
     value = _clamp(apply(cell.op, cell.shape, x, w) + (0.0 if bias is None else bias), layer)
     terms = tolerance.LayerTerms.of(cell, {"x": x, "y": w}, w if cell.op.constant_weights else None, bias)
     return NumpyOutput(value, None, tolerance.file_bound(terms, fp16_arithmetic=fp16_arithmetic,
-                                                         runtime_operand=not cell.op.constant_weights))
+                                                         runtime_operand=not cell.op.constant_weights,
+                                                         flush_to_zero=flush_to_zero))
 
 
 def _dynamic(cell: Cell, inspection: ModelInspection, layer: MainLayer, x: np.ndarray,

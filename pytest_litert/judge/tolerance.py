@@ -8,7 +8,8 @@ the code follows it term by term, and tests/test_bounds_by_hand.py recomputes it
 document's formulas. The `formula` text is quoted in failure messages.
 
 u32 = 2^-24, u16 = 2^-11 (unit roundoffs), eta = 2^-25 (half the float16 subnormal
-spacing); gamma(n, u) = n*u / (1 - n*u).
+spacing), tau = 2^-14 (the smallest normal float16: what flush-to-zero may lose per number);
+gamma(n, u) = n*u / (1 - n*u).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from pytest_litert.model.flatbuffer import TensorInfo
 U32 = 2.0**-24
 U16 = 2.0**-11
 FP16_SUBNORMAL_HALF_STEP = 2.0**-25
+# XNNPACK runs every operator with PTHREADPOOL_FLAG_DISABLE_DENORMALS; on aarch64 pthreadpool
+# then sets FPCR.FZ16, so float16 arithmetic reads subnormal operands as 0 and flushes subnormal
+# results to 0: each number or operation may lose up to the smallest normal float16.
+FP16_SMALLEST_NORMAL = 2.0**-14
 # Relative error of a kernel's requantization multiplier (docs/tolerances.md, static int8):
 # int8 outputs: XNNPACK's float32 path rounds four times (s_in*s_w, /s_out, the int32 -> float
 # conversion, the product), gamma(4, u32); TFLite's 31-bit fixed-point multiplier is within
@@ -92,24 +97,26 @@ class LayerTerms:
         )
 
 
-def float_bound(terms: LayerTerms, *, fp16_weights: bool, fp16_arithmetic: bool) -> Bound:
+def float_bound(terms: LayerTerms, *, fp16_weights: bool, fp16_arithmetic: bool,
+                flush_to_zero: bool = False) -> Bound:
     """Keras within gamma(K+1)*M of the exact value. Float32 LiteRT likewise, over its own
     operands: M itself, or with float16 weights and bias (W' = fl16(W), whose rounding moves
     the result by u16*M + eta*(sum|x| + beta)) M' <= (1+u16)*M + eta*(sum|x| + beta). Float16
     arithmetic (which rounds the weights to float16 too) replaces LiteRT's float32 term with
-    fp16_arithmetic_term. docs/tolerances.md derives each term."""
+    fp16_arithmetic_term; under `flush_to_zero` (aarch64) the operands it reads lose up to tau,
+    not eta. docs/tolerances.md derives each term."""
     g = gamma(terms.reduction + 1, U32)
     m = terms.magnitude
     bound, formula, unit = g * m, "gamma32(K+1)*M", ("ulp32", 2.0**-23)
-    rounded = FP16_SUBNORMAL_HALF_STEP * (terms.sum_abs_x + terms.bias)
+    lost, name = lost_per_fp16_number(fp16_arithmetic and flush_to_zero)
+    rounded = lost * (terms.sum_abs_x + terms.bias)
     if fp16_weights or fp16_arithmetic:
         bound = bound + U16 * m + rounded
-        formula += " + u16*M + eta*(sum|x| + beta)"
+        formula += f" + u16*M + {name}*(sum|x| + beta)"
         unit = ("ulp16", 2.0**-10)
     if fp16_arithmetic:
-        bound = bound + fp16_arithmetic_term(terms)
-        formula += (" + (1+u16)*(u16 + (1+u16)*T'*u16)*M + 2*eta*(1 + T'*u16)*(sum|x| + sum|W| + T + beta), "
-                    f"T'=T+beta<={int((terms.terms + terms.bias).max())}")
+        bound = bound + fp16_arithmetic_term(terms, flush_to_zero)
+        formula += f" + {FP16_FORMULA[flush_to_zero]}, T'=T+beta<={int((terms.terms + terms.bias).max())}"
     elif fp16_weights:
         bound = bound + g * ((1.0 + U16) * m + rounded)
         formula += " + gamma32(K+1)*((1+u16)*M + eta*(sum|x| + beta))"
@@ -120,16 +127,31 @@ def float_bound(terms: LayerTerms, *, fp16_weights: bool, fp16_arithmetic: bool)
     return Bound(bound, unit[0], unit_size, f"{formula}, M=|W|.|x|+|b|, K={terms.reduction}")
 
 
-def fp16_arithmetic_term(terms: LayerTerms) -> np.ndarray:
+def lost_per_fp16_number(flush_to_zero: bool) -> tuple[float, str]:
+    """What a number rounded to (or read as) float16 may lose beyond u16 of it, and its name."""
+    return (FP16_SMALLEST_NORMAL, "tau") if flush_to_zero else (FP16_SUBNORMAL_HALF_STEP, "eta")
+
+
+FP16_FORMULA = {
+    False: "(1+u16)*(u16 + (1+u16)*T'*u16)*M + 2*eta*(1 + T'*u16)*(sum|x| + sum|W| + T + beta)",
+    True: "(1+u16)*(u16 + (1+u16)*T'*u16)*M + 2*tau*(1 + T'*u16)*(sum|x| + sum|W| + T + T' + beta) (flush-to-zero)",
+}
+
+
+def fp16_arithmetic_term(terms: LayerTerms, flush_to_zero: bool = False) -> np.ndarray:
     """What computing in float16 adds, beyond float16 weights: the input rounded to float16
     (|dx| <= u16*|x| + eta) and an inner product of T' = T + beta summands in float16 over the
     rounded operands (T'*u16*M'', Jeannerod-Rump; eta per product that underflows; additions
     with gradual underflow are exact), with M'' <= (1+u16)^2*M + subnormal terms, all collected
-    in docs/tolerances.md to the two terms below."""
+    in docs/tolerances.md to the two terms below. Under flush-to-zero every operand read loses
+    up to tau instead of eta, and every product and addition may flush a result below tau: T'
+    more operations in the count."""
     summands = terms.terms + terms.bias
     relative = (1.0 + U16) * (U16 + (1.0 + U16) * dot_error(summands, U16)) * terms.magnitude
     counts = terms.sum_abs_x + terms.sum_abs_w + terms.terms + terms.bias
-    return np.asarray(relative + 2.0 * FP16_SUBNORMAL_HALF_STEP * (1.0 + summands * U16) * counts)
+    if flush_to_zero:
+        counts = counts + summands
+    return np.asarray(relative + 2.0 * lost_per_fp16_number(flush_to_zero)[0] * (1.0 + summands * U16) * counts)
 
 
 def weight_scales(weights: TensorInfo, channels_last: int) -> np.ndarray:
@@ -210,7 +232,7 @@ def static_bound(
 
 
 def file_bound(terms: LayerTerms, *, fp16_arithmetic: bool, runtime_operand: bool = False,
-               own_activation_scale: bool = False) -> Bound:
+               own_activation_scale: bool = False, flush_to_zero: bool = False) -> Bound:
     """A lane against NumPy evaluating the file's own numbers in float64 (numpy_reference.py):
     the K+1 summands in any order plus at most two more float32 roundings of each product
     (the DEQUANTIZE's s*q; a hybrid kernel's s_x*s_w and its int32 -> float conversion):
@@ -221,18 +243,20 @@ def file_bound(terms: LayerTerms, *, fp16_arithmetic: bool, runtime_operand: boo
     `own_activation_scale`: a hybrid kernel whose activation scale the model does not compute
     the kernel's way (TFLite's optimized builds: float32, within gamma(2) of the exact scale;
     the model's within u32, so they differ by gamma(2) + u32 <= gamma(3) of it), which scales
-    every product: gamma(K+3)*M + gamma(3)*(1 + gamma(K+3))*M <= gamma(K+6)*M."""
+    every product: gamma(K+3)*M + gamma(3)*(1 + gamma(K+3))*M <= gamma(K+6)*M.
+    `flush_to_zero`: the float16 lane flushes subnormals (aarch64), tau where eta was."""
     m = terms.magnitude
     roundings = terms.reduction + (6 if own_activation_scale else 3)
     bound = gamma(roundings, U32) * m
     formula = (f"gamma32(K+{roundings - terms.reduction})*M, M=|W|.|x|+|b| of the file's own numbers, "
                f"K={terms.reduction}")
     unit = ("ulp32", 2.0**-23)
+    lost, name = lost_per_fp16_number(flush_to_zero)
     if fp16_arithmetic and runtime_operand:
-        bound = bound + U16 * m + FP16_SUBNORMAL_HALF_STEP * (terms.sum_abs_x + terms.bias)
-        formula += " + u16*M + eta*(sum|x| + beta) (the run-time operand rounded to float16)"
+        bound = bound + U16 * m + lost * (terms.sum_abs_x + terms.bias)
+        formula += f" + u16*M + {name}*(sum|x| + beta) (the run-time operand rounded to float16)"
     if fp16_arithmetic:
-        bound = bound + fp16_arithmetic_term(terms)
-        formula += " + the fp16-arithmetic terms"
+        bound = bound + fp16_arithmetic_term(terms, flush_to_zero)
+        formula += f" + {FP16_FORMULA[flush_to_zero]}"
         unit = ("ulp16", 2.0**-10)
     return Bound(bound, unit[0], np.maximum(unit[1] * m, np.finfo(np.float32).tiny), formula)

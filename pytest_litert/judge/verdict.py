@@ -226,8 +226,10 @@ def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
         run.outputs, artifact.model_inputs, artifact.float_inputs, artifact.reference_outputs, strict=False
     ):
         for lane, output in raw.items():
-            fp16 = file_checks.fp16_arithmetic(inspection, run.modes[lane], run.facts.get(lane, {}))
-            bound = _bound(cell, inspection, layer, artifact, float_in, reference, fp16)
+            lane_facts = run.facts.get(lane, {})
+            fp16 = file_checks.fp16_arithmetic(inspection, run.modes[lane], lane_facts)
+            flush = fp16 and file_checks.flushes_subnormals(lane_facts)
+            bound = _bound(cell, inspection, layer, artifact, float_in, reference, fp16, flush)
             observed = dequantize_output(inspection, output)
             per_lane[lane].append(numeric_check(f"{lane} vs {artifact.reference}", observed, reference, bound))
         agreement += file_checks.draw_checks(cell, inspection, layer, raw, model_in, artifact.signature_names,
@@ -279,7 +281,8 @@ def _worst_of(checks: list[Check]) -> Check:
 
 
 def _bound(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, artifact: CellArtifact,
-           float_in: dict[str, np.ndarray], reference: np.ndarray, fp16_arithmetic: bool) -> tolerance.Bound:
+           float_in: dict[str, np.ndarray], reference: np.ndarray, fp16_arithmetic: bool,
+           flush_to_zero: bool) -> tolerance.Bound:
     terms = tolerance.LayerTerms.of(cell, float_in, artifact.weights.kernel, artifact.weights.bias)
     assert layer is not None
     weights = layer.weights
@@ -295,5 +298,5 @@ def _bound(cell: Cell, inspection: ModelInspection, layer: MainLayer | None, art
     if weights.scales:
         return tolerance.dynamic_bound(terms, weights, float(np.abs(float_in["x"]).max()))
     return tolerance.float_bound(
-        terms, fp16_weights=weights.dtype == "FLOAT16", fp16_arithmetic=fp16_arithmetic
+        terms, fp16_weights=weights.dtype == "FLOAT16", fp16_arithmetic=fp16_arithmetic, flush_to_zero=flush_to_zero
     )

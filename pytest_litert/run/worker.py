@@ -29,9 +29,11 @@ Wire protocol (stdin/stdout, one request then one reply, repeated):
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
+import pathlib
 import platform
 import statistics
 import struct
@@ -121,7 +123,7 @@ def _execute_interpreter(
     facts = {
         "delegated": bool(delegates),  # some DELEGATE node exists
         "delegate_outputs": sorted({int(t) for op in delegates for t in op["outputs"]}),  # what they compute
-        "machine": platform.machine(),
+        **_machine_facts(),
     }
     return {name: np.array(value) for name, value in outputs.items()}, facts
 
@@ -149,9 +151,23 @@ def _execute_compiled(
         shape = tuple(details[name]["shape"])
         dtype = np.dtype(details[name]["dtype"])
         outputs[name] = buffer.read(int(np.prod(shape)), dtype).reshape(shape)
-    facts = {"delegated": True, "fully_accelerated": compiled.is_fully_accelerated()}
-    facts["machine"] = platform.machine()
+    facts = {"delegated": True, "fully_accelerated": compiled.is_fully_accelerated(), **_machine_facts()}
     return outputs, facts
+
+
+@functools.cache
+def _machine_facts() -> dict[str, Any]:
+    """What the bounds need of the CPU: the architecture, and on x86 whether float16 arithmetic
+    is native (AVX512-FP16, which flushes subnormals under XNNPACK's MXCSR as aarch64 does)."""
+    facts: dict[str, Any] = {"machine": platform.machine()}
+    if facts["machine"] in ("x86_64", "AMD64"):
+        try:
+            flags = pathlib.Path("/proc/cpuinfo").read_text().split()
+        except OSError:
+            flags = []
+        if "avx512fp16" in flags:
+            facts["avx512fp16"] = True
+    return facts
 
 
 # --- timing (pytest-litert bench) ------------------------------------------------------
