@@ -62,6 +62,6 @@ def test_aarch64_flushes_it_and_the_verdict_allows_exactly_that(
         verdict = pytest_litert.check(model, keras_model, inputs=zeros, target=target)
     finally:
         target.close()
-    assert verdict, verdict.explain()
+    assert isinstance(verdict, pytest_litert.Verdict) and verdict, verdict.explain()
     flushed = [c for c in verdict.checks if c.name == "xnnpack vs keras"]
     assert flushed and flushed[0].worst is not None and 0.0 < flushed[0].worst < 1.0, verdict.explain()
