@@ -78,7 +78,7 @@ def _reports() -> tuple[Path, Path]:
     value = os.environ.get(REPORTS_ENV, "")
     if not value:
         pytest.skip(f"set {REPORTS_ENV}=GUEST.json{os.pathsep}QEMU.json (two --litert-report-json files of one "
-                    "bundle; .ci/run step 6 does)")
+                    "bundle; .ci/run step 5 does)")
     guest, emulated = value.split(os.pathsep)
     return Path(guest), Path(emulated)
 

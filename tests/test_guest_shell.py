@@ -82,7 +82,7 @@ def test_the_exit_code_is_the_command_s() -> None:
 @pytest.mark.qemu
 @needs_emulator
 def test_two_runs_side_by_side_each_see_their_own_plugin(tmp_path: Path) -> None:
-    """.ci/run step 6 runs guest sessions in parallel: each gets a private copy of the plugin,
+    """.ci/run step 5 runs guest sessions in parallel: each gets a private copy of the plugin,
     removed after it, so neither deletes the other's mid-run."""
     assert PATHS is not None
     code = "import time, pytest_litert; time.sleep(2); import pytest_litert.cli; print(pytest_litert.__file__)"

@@ -1,6 +1,6 @@
 """The README's command for an SME2 machine, as an Arm Linux user runs it, and what it proves.
 
-.ci/run step 6 runs that command (read from the README) inside the emulated SME2 Linux on a
+.ci/run step 5 runs that command (read from the README) inside the emulated SME2 Linux on a
 bundle exported with the defaults, once as it is and once with `--litert-target=host-nosme`,
 and hands the two reports to `test_reports_of_an_sme2_machine`: with SME2 the layers run
 XNNPACK's packed KleidiAI operators (the profiler's names), with SME2 hidden none of the
@@ -55,7 +55,7 @@ def _compared_or_lane_failed(record: dict[str, Any]) -> bool:
 
 
 @pytest.mark.skipif(REPORTS_ENV not in os.environ,
-                    reason=f"reads the two reports .ci/run step 6 writes (${REPORTS_ENV})")
+                    reason=f"reads the two reports .ci/run step 5 writes (${REPORTS_ENV})")
 def test_reports_of_an_sme2_machine() -> None:
     with_sme2, hidden = (_records(path) for path in os.environ[REPORTS_ENV].split(":"))
     for records in (with_sme2, hidden):
