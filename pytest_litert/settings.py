@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from pytest_litert.matrix.cells import Cell, parse_names, select_cells
+from pytest_litert.matrix.kernel_types import SVL_BYTES
 from pytest_litert.matrix.ops import OPS
 from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.matrix.shapes import DEFAULT_SET, SHAPE_SETS
 from pytest_litert.model.bundle import BundleError, open_bundle
-from pytest_litert.run.qemu.emulator import SVL_BYTES
 
 TARGETS = ("host", "host-nosme", "inprocess", "qemu-sme2", "qemu-nosme")
 

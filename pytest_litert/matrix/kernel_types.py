@@ -34,6 +34,7 @@ from pytest_litert.matrix.ops import LayerShape
 SME_ONLY_TYPES = ("PF32", "PF16", "PQS8")  # gemm-config.c: SME / SME2 configs only
 NEON_TOO_TYPES = ("QP8",)  # gemm-config.c: SME2, SME, NEON i8mm, NEON dot product
 PACKED_TYPES = SME_ONLY_TYPES + NEON_TOO_TYPES
+SVL_BYTES = (16, 32, 64, 128, 256)  # the streaming vector lengths an SME CPU may have; QEMU emulates each
 
 # TFLite op code -> the XNNPACK operator kinds that compute it (src/xnnpack/operator-type-defs.inc).
 MAIN_KINDS: dict[str, tuple[str, ...]] = {

@@ -42,7 +42,7 @@ from pytest_litert.run.qemu.debian import (
 from pytest_litert.toolchain import runtime_requirements
 
 __all__ = [
-    "CACHE_ENV", "GUEST_PYTHON_VERSION", "MIN_QEMU", "MIRROR_ENV", "ROOTFS_PACKAGES", "SETUP_HINT", "SVL_BYTES",
+    "CACHE_ENV", "GUEST_PYTHON_VERSION", "MIN_QEMU", "MIRROR_ENV", "ROOTFS_PACKAGES", "SETUP_HINT",
     "EmulatorPaths", "EmulatorSetupError", "Progress", "debian_mirror", "default_cache_dir", "find", "parse_madison",
     "qemu_version", "setup", "upstream_version",
 ]
@@ -59,7 +59,6 @@ WHEEL_PLATFORM = "manylinux_2_27_aarch64"
 CACHE_ENV = "PYTEST_LITERT_EMULATOR_DIR"
 _LIBRARY = "ai_edge_litert/libpywrap_litert_common.so"
 SETUP_HINT = "run `pytest-litert emulator setup` first"
-SVL_BYTES = (16, 32, 64, 128, 256)  # SME streaming vector lengths QEMU can emulate
 
 
 @dataclasses.dataclass(frozen=True)

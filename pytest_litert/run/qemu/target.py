@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pytest_litert.matrix.kernel_types import SVL_BYTES
 from pytest_litert.run import sme2, worker
 from pytest_litert.run.qemu import kernels
-from pytest_litert.run.qemu.emulator import SVL_BYTES, EmulatorPaths
+from pytest_litert.run.qemu.emulator import EmulatorPaths
 from pytest_litert.run.targets import RunResult, WorkerTarget
 
 _GUEST_SCRIPT = Path(__file__).with_name("guest.py")
