@@ -42,6 +42,12 @@ def flushes_subnormals(facts: dict[str, Any]) -> bool:
     return facts.get("machine") in ("aarch64", "arm64") or bool(facts.get("avx512fp16"))
 
 
+def fp16_lane(inspection: ModelInspection, mode: str, facts: dict[str, Any]) -> tuple[bool, bool]:
+    """One lane's float16 arithmetic: (computes in float16, flushes subnormals doing it)."""
+    fp16 = fp16_arithmetic(inspection, mode, facts)
+    return fp16, fp16 and flushes_subnormals(facts)
+
+
 def lane_kernels(layer: MainLayer | None, mode: str, facts: dict[str, Any]) -> str:
     """"xnnpack" where the lane's XNNPACK computed the layer, else "reference" (the builtin
     kernels, reference or optimized, share TFLite's semantics)."""
@@ -60,8 +66,7 @@ def draw_checks(cell: Cell, inspection: ModelInspection, layer: MainLayer | None
     checks = []
     for lane, output in raw.items():
         lane_facts = facts.get(lane, {})
-        fp16 = fp16_arithmetic(inspection, modes[lane], lane_facts)
-        key = (lane_kernels(layer, modes[lane], lane_facts), fp16, fp16 and flushes_subnormals(lane_facts))
+        key = (lane_kernels(layer, modes[lane], lane_facts), *fp16_lane(inspection, modes[lane], lane_facts))
         if key not in models:
             models[key] = _evaluate(cell, inspection, layer, model_in, signature_names, key)
         name = NUMPY_CHECK if lane == REFERENCE_LANE else f"{lane} vs numpy"

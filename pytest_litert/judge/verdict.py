@@ -226,9 +226,7 @@ def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
         run.outputs, artifact.model_inputs, artifact.float_inputs, artifact.reference_outputs, strict=False
     ):
         for lane, output in raw.items():
-            lane_facts = run.facts.get(lane, {})
-            fp16 = file_checks.fp16_arithmetic(inspection, run.modes[lane], lane_facts)
-            flush = fp16 and file_checks.flushes_subnormals(lane_facts)
+            fp16, flush = file_checks.fp16_lane(inspection, run.modes[lane], run.facts.get(lane, {}))
             bound = _bound(cell, inspection, layer, artifact, float_in, reference, fp16, flush)
             observed = dequantize_output(inspection, output)
             per_lane[lane].append(numeric_check(f"{lane} vs {artifact.reference}", observed, reference, bound))
