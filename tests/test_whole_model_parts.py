@@ -11,7 +11,7 @@ from pytest_litert.model.flatbuffer import ModelInspection, OperatorInfo, Tensor
 from pytest_litert.model.layer import MainLayer
 from pytest_litert.model.opform import NotJudged, op_form
 from pytest_litert.report.baseline import WHOLE_MODEL, baseline_name
-from pytest_litert.run.profiler import DELEGATE_PROFILED_OPERATOR_INVOKE_EVENT, summarize
+from pytest_litert.run.capi import DELEGATE_PROFILED_OPERATOR_INVOKE_EVENT, summarize
 
 
 def _tensor(index: int, shape: tuple[int, ...], constant: bool = False) -> TensorInfo:

@@ -289,7 +289,7 @@ _FINDINGS: dict[tuple[str, str], tuple[Finding, ...]] = {
             "fp16 run",
             "Failed to invoke",
             "CompiledModel with XNNPACK FORCE_FP16 fails to invoke a BATCH_MATMUL whose constant "
-            "right-hand side is stored FLOAT16 (RuntimeError code=3); the Interpreter runs it",
+            "right-hand side is stored FLOAT16 (status 3, runtime failure); the Interpreter runs it",
         ),
     ),
     **{(op, "int4"): _not_delegated(

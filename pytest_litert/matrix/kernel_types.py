@@ -1,7 +1,7 @@
 """Which XNNPACK operator type shows that KleidiAI's packed kernels ran, per seed SME2 cell.
 
 Pure data (and two lookups). LiteRT's profiler names each XNNPACK operator it ran, e.g.
-`Fully Connected (NC, PF32) GEMM` (run/profiler.py). The packed types are KleidiAI's:
+`Fully Connected (NC, PF32) GEMM` (run/capi.py). The packed types are KleidiAI's:
 
 - PF32, PF16, PQS8: XNNPACK has kernels for them only with SME or SME2
   (src/configs/gemm-config.c: init_pf32_gemm_config, init_pf16_gemm_config and

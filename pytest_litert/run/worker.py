@@ -12,11 +12,12 @@ Modes:
              of the model after one run, keyed "t<tensor index>" (a whole model's operators
              are then judged one by one on the inputs it gave them).
   fp16       CompiledModel with XNNPACK's FORCE_FP16 flag: real fp16 arithmetic, which
-             the Interpreter never does even when the model carries the fp16 hint.
+             the Interpreter never does even when the model carries the fp16 hint. Through
+             LiteRT's C API (capi.py, next to this file), which imports nothing (capi.py says why).
   profile    CompiledModel (LiteRT's default CPU path, one thread) under LiteRT's profiler,
-             through the C API (profiler.py, next to this file): the XNNPACK operator that ran
-             each layer, with its time. No outputs; the evidence is in the facts, and reads
-             "unavailable: <reason>" where the library or a call fails.
+             through the C API (capi.py): the XNNPACK operator that ran each layer, with its
+             time. No outputs; the evidence is in the facts, and reads "unavailable: <reason>"
+             where the library or a call fails.
   time       `pytest-litert bench`: one API (Interpreter or CompiledModel, LiteRT's default
              XNNPACK path) timed here, adaptively (`sample_calls`); the reply's facts hold
              the samples, so no round trip sits inside a timed run.
@@ -46,8 +47,8 @@ import numpy as np
 
 MODES = ("xnnpack", "reference", "fp16", "profile", "tensors", "tensors-builtin")
 _FORCE_FP16_FLAGS = 0x1 | 0x2 | 0x4  # XNNPACK QS8 | QU8 | FORCE_FP16
-_PROFILER_MODULE = "pytest_litert_run_profiler"
-# Mode "profile": unprofiled runs, then profiled runs (profiler.py). An emulated target's start
+_CAPI_MODULE = "pytest_litert_run_capi"
+# Mode "profile": unprofiled runs, then profiled runs (capi.py). An emulated target's start
 # script sets warmup 0: its timings mean nothing, and a seed-sized SME2 GEMM takes ~18 s there.
 PROFILE_RUNS = {"warmup": 1, "runs": 1}
 
@@ -59,10 +60,11 @@ def execute(model: bytes, inputs: dict[str, np.ndarray], mode: str) -> tuple[
     if mode not in MODES:
         raise ValueError(f"unknown run mode {mode!r}; valid modes: {', '.join(MODES)}")
     if mode == "fp16":
-        return _execute_compiled(model, inputs)
+        outputs = _capi().run_compiled(model, inputs, xnnpack_flags=_FORCE_FP16_FLAGS, threads=1)
+        return outputs, {"delegated": True, **_machine_facts()}
     if mode == "profile":
         _keep_freed_memory()
-        return {}, {**_profiler().profile(model, inputs, threads=1, **PROFILE_RUNS), "machine": platform.machine()}
+        return {}, {**_capi().profile(model, inputs, threads=1, **PROFILE_RUNS), "machine": platform.machine()}
     if mode in ("tensors", "tensors-builtin"):
         return _execute_preserved(model, inputs, reference=mode == "tensors")
     return _execute_interpreter(model, inputs, reference=mode == "reference")
@@ -110,20 +112,24 @@ def _execute_preserved(
     return tensors, {"machine": platform.machine(), "tensors": len(tensors)}
 
 
-def _profiler() -> Any:
-    """profiler.py from this file's directory, by path: on a target this file runs as a
+def _capi() -> Any:
+    """capi.py from this file's directory, by path: on a target this file runs as a
     script, without the package around it."""
-    module = sys.modules.get(_PROFILER_MODULE)
+    module = sys.modules.get(_CAPI_MODULE)
     if module is None:
         import importlib.util
 
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profiler.py")
-        spec = importlib.util.spec_from_file_location(_PROFILER_MODULE, path)
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "capi.py")
+        spec = importlib.util.spec_from_file_location(_CAPI_MODULE, path)
         if spec is None or spec.loader is None or not os.path.exists(path):
-            raise FileNotFoundError(f"profile mode needs profiler.py next to the worker ({path})")
+            raise FileNotFoundError(f"modes fp16 and profile need capi.py next to the worker ({path})")
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[_PROFILER_MODULE] = module
+        sys.modules[_CAPI_MODULE] = module  # before it runs: its dataclass looks its module up
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[_CAPI_MODULE]
+            raise
     return module
 
 
@@ -147,33 +153,6 @@ def _execute_interpreter(
         **_machine_facts(),
     }
     return {name: np.array(value) for name, value in outputs.items()}, facts
-
-
-def _execute_compiled(
-    model: bytes, inputs: dict[str, np.ndarray]
-) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    from ai_edge_litert.compiled_model import CompiledModel
-    from ai_edge_litert.options import CpuOptions, Options
-
-    options = Options(cpu_options=CpuOptions(num_threads=1, xnnpack_flags=_FORCE_FP16_FLAGS))
-    compiled = CompiledModel.from_buffer(model, options=options)
-    signature = compiled.get_signature_list()
-    key = next(iter(signature))
-    input_names = signature[key]["inputs"]
-    output_names = signature[key]["outputs"]
-    input_buffers = compiled.create_input_buffers(0)
-    for name, buffer in zip(input_names, input_buffers, strict=True):
-        buffer.write(np.ascontiguousarray(inputs[name]))
-    output_buffers = compiled.create_output_buffers(0)
-    compiled.run_by_index(0, input_buffers, output_buffers)
-    details = compiled.get_output_tensor_details(key)
-    outputs = {}
-    for name, buffer in zip(output_names, output_buffers, strict=True):
-        shape = tuple(details[name]["shape"])
-        dtype = np.dtype(details[name]["dtype"])
-        outputs[name] = buffer.read(int(np.prod(shape)), dtype).reshape(shape)
-    facts = {"delegated": True, "fully_accelerated": compiled.is_fully_accelerated(), **_machine_facts()}
-    return outputs, facts
 
 
 @functools.cache

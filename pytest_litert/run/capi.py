@@ -1,4 +1,4 @@
-"""Kernel evidence without an emulator: LiteRT's own profiler, through the wheel's C API.
+"""LiteRT's C API through ctypes: kernel evidence from LiteRT's profiler, and the fp16 lane.
 
 The Python `Interpreter` and `CompiledModel` wrappers have no profiler, but the wheel's
 `libLiteRt.so` (`libLiteRt.dylib` on macOS) exports LiteRT's C API with one. A CompiledModel
@@ -6,18 +6,26 @@ created with the opaque option `runtime_options_string` = `enable_profiling = tr
 profiler whose delegate events (type 8) name XNNPACK's operators, e.g.
 `Fully Connected (NC, PF32) GEMM`: the packed KleidiAI type says SME2 ran, on any machine.
 
+The fp16 lane (a CompiledModel with XNNPACK's FORCE_FP16 flag) runs here too: the Python
+`CompiledModel` imports ml_dtypes, and ml_dtypes 0.7.0 takes 0.46 s to import (numpy 2.4 on
+x86_64), a third of a warm matrix run; the C API needs no import at all.
+
 Standard library, numpy and ai_edge_litert only, like worker.py, which loads this file by
 path (it runs as a script on targets). Signatures and struct layouts are LiteRT's headers
 (litert/c/litert_profiler.h, litert_profiler_event.h, litert_compiled_model.h, litert_model.h,
 litert_layout.h, litert_model_types.h, litert_tensor_buffer.h, litert_options.h,
-litert_opaque_options.h; ai-edge-litert 2.3.0). A missing symbol or a failed call is
-evidence "unavailable: <reason>", never an exception.
+litert_opaque_options.h; ai-edge-litert 2.3.0); the CPU options' keys are
+litert/runtime/litert_cpu_options.cc's, which ignores a key it does not know, so
+tests/test_capi.py checks that the flags took effect. A missing symbol or a failed call raises
+CApiError; the profiler's evidence then reads "unavailable: <reason>", never an exception.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
+import functools
 import os
 import platform
 import statistics
@@ -38,7 +46,10 @@ WARMUP_RUNS, PROFILED_RUNS = 1, 1
 _RUNTIME_OPTIONS = (b"runtime_options_string", b"enable_profiling = true\n")  # litert_runtime_options.cc
 _CPU_OPTIONS_ID = b"xnnpack"  # litert_cpu_options.cc: LrtGetCpuOptionsIdentifier
 _HW_ACCELERATOR_CPU = 1  # kLiteRtHwAcceleratorCpu (litert_common.h)
-_LOCK_WRITE = 1  # kLiteRtTensorBufferLockModeWrite
+_LOCK_READ, _LOCK_WRITE = 0, 1  # kLiteRtTensorBufferLockModeRead / Write
+# LiteRtElementType (litert_model_types.h: TfLiteType's values) -> numpy
+_ELEMENT_TYPES = {1: np.float32, 2: np.int32, 3: np.uint8, 4: np.int64, 6: np.bool_, 7: np.int16, 9: np.int8,
+                  10: np.float16, 11: np.float64, 13: np.uint64, 16: np.uint32, 17: np.uint16}
 _AT_HWCAP2, _HWCAP2_SME2_BIT = 26, 37  # <sys/auxv.h>, asm/hwcap.h HWCAP2_SME2
 _STATUS = {1: "invalid argument", 2: "memory allocation failure", 3: "runtime failure",
            4: "missing input tensor", 5: "unsupported", 6: "not found"}
@@ -46,8 +57,8 @@ _P = ctypes.c_void_p
 _SIZE = ctypes.c_size_t
 
 
-class ProfilerUnavailable(RuntimeError):
-    """The library lacks the API, or a call failed: the evidence says why."""
+class CApiError(RuntimeError):
+    """The library lacks the API, or a call failed: the evidence (or the lane's error) says why."""
 
 
 class _MemoryUsage(ctypes.Structure):
@@ -82,6 +93,7 @@ _SIGNATURES: dict[str, list[Any]] = {
     "LiteRtGetNumSignatureInputs": [_P, ctypes.POINTER(_SIZE)],
     "LiteRtGetNumSignatureOutputs": [_P, ctypes.POINTER(_SIZE)],
     "LiteRtGetSignatureInputName": [_P, _SIZE, ctypes.POINTER(ctypes.c_char_p)],
+    "LiteRtGetSignatureOutputName": [_P, _SIZE, ctypes.POINTER(ctypes.c_char_p)],
     "LiteRtGetSignatureInputTensorByIndex": [_P, _SIZE, ctypes.POINTER(_P)],
     "LiteRtGetSignatureOutputTensorByIndex": [_P, _SIZE, ctypes.POINTER(_P)],
     "LiteRtGetRankedTensorType": [_P, ctypes.POINTER(_RankedTensorType)],
@@ -145,10 +157,10 @@ class CApi:
         try:
             library = loader(self.path)
         except OSError as error:
-            raise ProfilerUnavailable(f"cannot load {os.path.basename(self.path)}: {error}") from None
+            raise CApiError(f"cannot load {os.path.basename(self.path)}: {error}") from None
         missing = [name for name in _SIGNATURES if not hasattr(library, name)]
         if missing:
-            raise ProfilerUnavailable(f"{os.path.basename(self.path)} lacks {', '.join(missing[:3])}"
+            raise CApiError(f"{os.path.basename(self.path)} lacks {', '.join(missing[:3])}"
                                       + (f" and {len(missing) - 3} more" if len(missing) > 3 else ""))
         self._functions: dict[str, Any] = {}
         for name, argtypes in _SIGNATURES.items():
@@ -162,13 +174,19 @@ class CApi:
         self.free = ctypes.cast(self.libc.free, _P)  # the payload destructor LiteRT calls
 
     def call(self, name: str, *args: Any) -> None:
-        """Call `name`; a status other than kLiteRtStatusOk raises ProfilerUnavailable."""
+        """Call `name`; a status other than kLiteRtStatusOk raises CApiError."""
         status = self._functions[name](*args)
         if status:
-            raise ProfilerUnavailable(f"{name} failed: status {status} ({_STATUS.get(status, 'error')})")
+            raise CApiError(f"{name} failed: status {status} ({_STATUS.get(status, 'error')})")
 
     def void(self, name: str, *args: Any) -> None:
         self._functions[name](*args)
+
+
+@functools.cache
+def _api() -> CApi:
+    """This process's binding of the library, made once (a failed one is tried again)."""
+    return CApi()
 
 
 def _handle(api: CApi, stack: contextlib.ExitStack, create: str, destroy: str | None, *args: Any) -> _P:
@@ -180,30 +198,55 @@ def _handle(api: CApi, stack: contextlib.ExitStack, create: str, destroy: str | 
     return handle
 
 
-def _options(api: CApi, stack: contextlib.ExitStack, threads: int) -> _P:
-    """CPU (XNNPACK, default flags, `threads`) with the profiler enabled. Each payload is a C
-    string from libc's strdup, which LiteRT frees with free, as its own options do."""
+def _options(api: CApi, stack: contextlib.ExitStack, threads: int, *, profiling: bool, xnnpack_flags: int) -> _P:
+    """CPU (XNNPACK with `xnnpack_flags`, 0 for LiteRT's default, `threads`), the profiler if
+    `profiling`. Each payload is a C string from libc's strdup, which LiteRT frees with free, as
+    its own options do."""
     options = _handle(api, stack, "LiteRtCreateOptions", "LiteRtDestroyOptions")
     api.call("LiteRtSetOptionsHardwareAccelerators", options, _HW_ACCELERATOR_CPU)
-    payloads = [_RUNTIME_OPTIONS, (_CPU_OPTIONS_ID, f"num_threads = {threads}\n".encode())]
+    cpu = f"num_threads = {threads}\n" + (f"flags = {xnnpack_flags}\n" if xnnpack_flags else "")
+    payloads = [*([_RUNTIME_OPTIONS] if profiling else []), (_CPU_OPTIONS_ID, cpu.encode())]
     for identifier, text in payloads:
         payload = api.libc.strdup(text)
         if not payload:
-            raise ProfilerUnavailable("strdup failed")
+            raise CApiError("strdup failed")
         try:
             opaque = _handle(api, stack, "LiteRtCreateOpaqueOptions", None, identifier, payload, api.free)
-        except ProfilerUnavailable:
+        except CApiError:
             api.libc.free(payload)
             raise
         api.call("LiteRtAddOpaqueOptions", options, opaque)  # the options now own `opaque`
     return options
 
 
+def _compile(api: CApi, stack: contextlib.ExitStack, model: bytes, threads: int, *, profiling: bool = False,
+             xnnpack_flags: int = 0) -> dict[str, _P]:
+    """Environment, model, its first signature and the CompiledModel, destroyed with `stack`."""
+    handles: dict[str, _P] = {}
+    handles["environment"] = _handle(api, stack, "LiteRtCreateEnvironment", "LiteRtDestroyEnvironment", 0, None)
+    data = ctypes.create_string_buffer(model, len(model))
+    stack.callback(lambda: data)  # held until the stack closes: the model reads these bytes, it does not copy them
+    handles["model"] = _handle(api, stack, "LiteRtCreateModelFromBuffer", "LiteRtDestroyModel",
+                               handles["environment"], data, len(model))
+    handles["signature"] = _handle(api, stack, "LiteRtGetModelSignature", None, handles["model"], 0)
+    options = _options(api, stack, threads, profiling=profiling, xnnpack_flags=xnnpack_flags)
+    handles["compiled"] = _handle(api, stack, "LiteRtCreateCompiledModel", "LiteRtDestroyCompiledModel",
+                                  handles["environment"], handles["model"], options)
+    return handles
+
+
+@dataclasses.dataclass(frozen=True)
+class _Buffer:
+    name: str
+    handle: _P
+    tensor_type: _RankedTensorType
+
+
 def _buffers(api: CApi, stack: contextlib.ExitStack, handles: dict[str, _P], inputs: dict[str, np.ndarray],
-             ) -> tuple[list[_P], list[_P]]:
+             ) -> tuple[list[_Buffer], list[_Buffer]]:
     """Managed input buffers holding `inputs` (by signature name), and output buffers."""
     env, signature, compiled = handles["environment"], handles["signature"], handles["compiled"]
-    made: dict[str, list[_P]] = {"input": [], "output": []}
+    made: dict[str, list[_Buffer]] = {"input": [], "output": []}
     for kind, buffers in made.items():
         count = _SIZE()
         api.call(f"LiteRtGetNumSignature{kind.title()}s", signature, ctypes.byref(count))
@@ -215,28 +258,79 @@ def _buffers(api: CApi, stack: contextlib.ExitStack, handles: dict[str, _P], inp
                             compiled, 0, index)
             buffer = _handle(api, stack, "LiteRtCreateManagedTensorBufferFromRequirements",
                              "LiteRtDestroyTensorBuffer", env, ctypes.byref(tensor_type), needs)
+            name = ctypes.c_char_p()
+            api.call(f"LiteRtGetSignature{kind.title()}Name", signature, index, ctypes.byref(name))
+            made_buffer = _Buffer((name.value or b"").decode(), buffer, tensor_type)
             if kind == "input":
-                name = ctypes.c_char_p()
-                api.call("LiteRtGetSignatureInputName", signature, index, ctypes.byref(name))
-                _write(api, buffer, inputs, (name.value or b"").decode())
-            buffers.append(buffer)
+                _write(api, made_buffer, inputs)
+            buffers.append(made_buffer)
     return made["input"], made["output"]
 
 
-def _write(api: CApi, buffer: _P, inputs: dict[str, np.ndarray], name: str) -> None:
-    if name not in inputs:
-        raise ProfilerUnavailable(f"no input named {name!r} (given: {', '.join(inputs)})")
-    data = np.ascontiguousarray(inputs[name])
+def _write(api: CApi, buffer: _Buffer, inputs: dict[str, np.ndarray]) -> None:
+    if buffer.name not in inputs:
+        raise CApiError(f"no input named {buffer.name!r} (given: {', '.join(inputs)})")
+    data = np.ascontiguousarray(inputs[buffer.name])
     size = _SIZE()
-    api.call("LiteRtGetTensorBufferSize", buffer, ctypes.byref(size))
+    api.call("LiteRtGetTensorBufferSize", buffer.handle, ctypes.byref(size))
     if data.nbytes > size.value:
-        raise ProfilerUnavailable(f"input {name!r} has {data.nbytes} bytes, its buffer {size.value}")
+        raise CApiError(f"input {buffer.name!r} has {data.nbytes} bytes, its buffer {size.value}")
     address = _P()
-    api.call("LiteRtLockTensorBuffer", buffer, ctypes.byref(address), _LOCK_WRITE)
+    api.call("LiteRtLockTensorBuffer", buffer.handle, ctypes.byref(address), _LOCK_WRITE)
     try:
         ctypes.memmove(address, data.ctypes.data, data.nbytes)
     finally:
-        api.call("LiteRtUnlockTensorBuffer", buffer)
+        api.call("LiteRtUnlockTensorBuffer", buffer.handle)
+
+
+def _read(api: CApi, buffer: _Buffer) -> np.ndarray:
+    """A copy of an output buffer, with its tensor's dtype and shape."""
+    tensor_type = buffer.tensor_type
+    dtype = _ELEMENT_TYPES.get(tensor_type.element_type)
+    if dtype is None:
+        raise CApiError(f"output {buffer.name!r} has element type {tensor_type.element_type}, not read here")
+    shape = tuple(int(d) for d in tensor_type.dimensions[:tensor_type.rank])
+    array: np.ndarray = np.empty(shape, dtype)
+    size = _SIZE()
+    api.call("LiteRtGetTensorBufferSize", buffer.handle, ctypes.byref(size))
+    if size.value < array.nbytes:
+        raise CApiError(f"output {buffer.name!r} holds {size.value} bytes, its shape {shape} needs {array.nbytes}")
+    address = _P()
+    api.call("LiteRtLockTensorBuffer", buffer.handle, ctypes.byref(address), _LOCK_READ)
+    try:
+        ctypes.memmove(array.ctypes.data, address, array.nbytes)
+    finally:
+        api.call("LiteRtUnlockTensorBuffer", buffer.handle)
+    return array
+
+
+def _run(api: CApi, compiled: _P, inputs: list[_Buffer], outputs: list[_Buffer]) -> Callable[[], None]:
+    """One run of the first signature, as a call."""
+    in_array = (_P * len(inputs))(*(buffer.handle for buffer in inputs))
+    out_array = (_P * len(outputs))(*(buffer.handle for buffer in outputs))
+
+    def run() -> None:
+        try:
+            api.call("LiteRtRunCompiledModel", compiled, 0, len(inputs), in_array, len(outputs), out_array)
+        except CApiError as error:  # worded as LiteRT's C++ API words it (litert_compiled_model.h)
+            raise CApiError(f"Failed to invoke the compiled model ({error})") from None
+
+    return run
+
+
+def run_compiled(model: bytes, inputs: dict[str, np.ndarray], *, xnnpack_flags: int, threads: int = 1,
+                 api: CApi | None = None) -> dict[str, np.ndarray]:
+    """One run of `model` as a CompiledModel on the CPU with `xnnpack_flags`: its outputs by
+    signature name; raises CApiError (a LiteRT error, or a library without this API)."""
+    problem = _version_problem()
+    if problem:
+        raise CApiError(problem)
+    api = api or _api()
+    with contextlib.ExitStack() as stack:
+        handles = _compile(api, stack, model, threads, xnnpack_flags=xnnpack_flags)
+        inputs_made, outputs_made = _buffers(api, stack, handles, inputs)
+        _run(api, handles["compiled"], inputs_made, outputs_made)()
+        return {buffer.name: _read(api, buffer) for buffer in outputs_made}
 
 
 def _events(api: CApi, profiler: _P) -> list[_Event]:
@@ -268,15 +362,10 @@ def summarize(runs: list[list[tuple[str, int, int, int]]]) -> dict[str, list[dic
             for kind, entries in found.items()}
 
 
-def _profiled_runs(api: CApi, handles: dict[str, _P], inputs: list[_P], outputs: list[_P], warmup: int,
+def _profiled_runs(api: CApi, handles: dict[str, _P], run: Callable[[], None], warmup: int,
                    runs: int) -> tuple[list[list[tuple[str, int, int, int]]], list[float]]:
     """`warmup` unprofiled runs, then `runs` profiled ones: their events and wall times (seconds)."""
-    compiled, profiler = handles["compiled"], handles["profiler"]
-    in_array, out_array = (_P * len(inputs))(*inputs), (_P * len(outputs))(*outputs)
-
-    def run() -> None:
-        api.call("LiteRtRunCompiledModel", compiled, 0, len(inputs), in_array, len(outputs), out_array)
-
+    profiler = handles["profiler"]
     for _ in range(warmup):
         run()
     seen: list[list[tuple[str, int, int, int]]] = []
@@ -295,29 +384,22 @@ def _profiled_runs(api: CApi, handles: dict[str, _P], inputs: list[_P], outputs:
 def profile_model(model: bytes, inputs: dict[str, np.ndarray], *, threads: int = 1, warmup: int = WARMUP_RUNS,
                   runs: int = PROFILED_RUNS, api: CApi | None = None) -> dict[str, Any]:
     """The XNNPACK operators (type 8 events) and graph nodes of `model` on LiteRT's default CPU
-    path, with per-operator microseconds; raises ProfilerUnavailable."""
+    path, with per-operator microseconds; raises CApiError."""
     problem = _version_problem()
     if problem:
-        raise ProfilerUnavailable(problem)
-    api = api or CApi()
+        raise CApiError(problem)
+    api = api or _api()
     with contextlib.ExitStack() as stack:
-        handles: dict[str, _P] = {}
-        handles["environment"] = _handle(api, stack, "LiteRtCreateEnvironment", "LiteRtDestroyEnvironment", 0, None)
-        data = ctypes.create_string_buffer(model, len(model))
-        handles["model"] = _handle(api, stack, "LiteRtCreateModelFromBuffer", "LiteRtDestroyModel",
-                                   handles["environment"], data, len(model))
-        handles["signature"] = _handle(api, stack, "LiteRtGetModelSignature", None, handles["model"], 0)
-        options = _options(api, stack, threads)
-        handles["compiled"] = _handle(api, stack, "LiteRtCreateCompiledModel", "LiteRtDestroyCompiledModel",
-                                      handles["environment"], handles["model"], options)
+        handles = _compile(api, stack, model, threads, profiling=True)
         handles["profiler"] = _handle(api, stack, "LiteRtCompiledModelGetProfiler", None, handles["compiled"])
         if not handles["profiler"].value:
-            raise ProfilerUnavailable("the compiled model has no profiler (runtime option not honoured)")
+            raise CApiError("the compiled model has no profiler (runtime option not honoured)")
         inputs_made, outputs_made = _buffers(api, stack, handles, inputs)
-        seen, walls = _profiled_runs(api, handles, inputs_made, outputs_made, warmup, runs)
+        seen, walls = _profiled_runs(api, handles, _run(api, handles["compiled"], inputs_made, outputs_made),
+                                     warmup, runs)
     summary = summarize(seen)
     if not summary["operators"] and not summary["nodes"]:
-        raise ProfilerUnavailable("the profiler recorded no operator events")
+        raise CApiError("the profiler recorded no operator events")
     return {**summary, "warmup_runs": warmup, "runs": runs, "threads": threads, "run_seconds": statistics.median(walls),
             "library": os.path.basename(api.path)}
 
@@ -341,14 +423,14 @@ def cpu_has_sme2() -> bool | None:
 
 
 def profile(model: bytes, inputs: dict[str, np.ndarray], *, threads: int = 1, warmup: int = WARMUP_RUNS,
-            runs: int = PROFILED_RUNS, api_factory: Callable[[], CApi] = CApi) -> dict[str, Any]:
+            runs: int = PROFILED_RUNS, api_factory: Callable[[], CApi] | None = None) -> dict[str, Any]:
     """`profile_model` as evidence: its result with `available` True, or `available` False and
     `reason` "unavailable: <why>"; plus the CPU's SME2. `seconds`: all of it, compile included."""
     began = time.perf_counter()
     facts: dict[str, Any] = {"cpu_sme2": cpu_has_sme2()}
     try:
-        found = profile_model(model, inputs, threads=threads, warmup=warmup, runs=runs, api=api_factory())
-    except (ProfilerUnavailable, ImportError) as error:
+        found = profile_model(model, inputs, threads=threads, warmup=warmup, runs=runs, api=(api_factory or _api)())
+    except (CApiError, ImportError) as error:
         return {**facts, "available": False, "reason": f"{UNAVAILABLE}{error}",
                 "seconds": time.perf_counter() - began}
     return {**facts, "available": True, "reason": "", **found, "seconds": time.perf_counter() - began}

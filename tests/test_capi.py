@@ -1,6 +1,7 @@
-"""Kernel evidence from LiteRT's profiler (run/profiler.py): the real C API on this host, the
-evidence in run facts, verdicts and records, "unavailable" instead of a crash, the expected
-operator table, and on the emulated SME2 CPU the agreement of the two witnesses."""
+"""LiteRT's C API (run/capi.py). Kernel evidence from LiteRT's profiler: the real C API on this
+host, the evidence in run facts, verdicts and records, "unavailable" instead of a crash, the
+expected operator table, and on the emulated SME2 CPU the agreement of the two witnesses. The
+fp16 lane: the same outputs as LiteRT's Python CompiledModel, its flags in effect."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from pytest_litert.matrix.ops import OPS
 from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.model.artifact import CellArtifact
 from pytest_litert.report.record import record_of, stored_part
-from pytest_litert.run import profiler, worker
+from pytest_litert.run import capi, worker
 from pytest_litert.run.lanes import Lane, profiles, run_cell
 from pytest_litert.run.qemu import emulator
 from pytest_litert.run.targets import InProcessTarget, RunResult, TargetError, WorkerTarget, host_target
@@ -49,7 +50,7 @@ def _inputs(artifact: CellArtifact) -> dict[str, np.ndarray]:
 
 
 def test_profiled_run_names_the_xnnpack_operator(fc_fp32: CellArtifact) -> None:
-    found = profiler.profile(fc_fp32.model, _inputs(fc_fp32))
+    found = capi.profile(fc_fp32.model, _inputs(fc_fp32))
     assert found["available"], found["reason"]
     names = [op["name"] for op in found["operators"]]
     main = kernel_types.main_operator("FULLY_CONNECTED", names)
@@ -58,7 +59,7 @@ def test_profiled_run_names_the_xnnpack_operator(fc_fp32: CellArtifact) -> None:
         assert main == X86_FC_FP32
         assert found["cpu_sme2"] is False
     assert all(op["us"] >= 0 for op in found["operators"])
-    assert found["threads"] == 1 and found["runs"] == profiler.PROFILED_RUNS and found["warmup_runs"] == 1
+    assert found["threads"] == 1 and found["runs"] == capi.PROFILED_RUNS and found["warmup_runs"] == 1
 
 
 def test_worker_process_serves_the_profile_mode(fc_fp32: CellArtifact) -> None:
@@ -73,14 +74,14 @@ def test_worker_process_serves_the_profile_mode(fc_fp32: CellArtifact) -> None:
 
 
 def test_a_failing_call_is_unavailable_evidence(fc_fp32: CellArtifact) -> None:
-    found = profiler.profile(b"TFL3 but not a model", _inputs(fc_fp32))
+    found = capi.profile(b"TFL3 but not a model", _inputs(fc_fp32))
     assert not found["available"]
     assert found["reason"].startswith("unavailable: LiteRtCreateModelFromBuffer failed: status"), found
 
 
 def test_an_unloadable_library_is_unavailable_evidence(tmp_path: Path, fc_fp32: CellArtifact) -> None:
     missing = str(tmp_path / "libLiteRt.so")
-    found = profiler.profile(fc_fp32.model, _inputs(fc_fp32), api_factory=lambda: profiler.CApi(missing))
+    found = capi.profile(fc_fp32.model, _inputs(fc_fp32), api_factory=lambda: capi.CApi(missing))
     assert found["reason"].startswith("unavailable: cannot load libLiteRt.so"), found
 
 
@@ -100,14 +101,14 @@ class FakeLibraryWithoutProfiler:
 
 
 def test_a_library_without_the_profiler_api_is_unavailable_evidence(fc_fp32: CellArtifact) -> None:
-    found = profiler.profile(fc_fp32.model, _inputs(fc_fp32),
-                             api_factory=lambda: profiler.CApi(loader=FakeLibraryWithoutProfiler))
+    found = capi.profile(fc_fp32.model, _inputs(fc_fp32),
+                             api_factory=lambda: capi.CApi(loader=FakeLibraryWithoutProfiler))
     assert not found["available"]
     assert found["reason"] == ("unavailable: libLiteRt.so lacks LiteRtCompiledModelGetProfiler, "
                                "LiteRtStartProfiler, LiteRtGetProfilerEvents"), found
 
 
-def test_a_worker_copied_without_profiler_py_gives_unavailable_evidence(tmp_path: Path,
+def test_a_worker_copied_without_capi_py_gives_unavailable_evidence(tmp_path: Path,
                                                                       fc_fp32: CellArtifact) -> None:
     """worker.py copied alone to a target (the documented way): every other mode works, the
     profile reads "unavailable" and names the missing file."""
@@ -119,7 +120,56 @@ def test_a_worker_copied_without_profiler_py_gives_unavailable_evidence(tmp_path
     finally:
         target.close()
     assert not found["profile"]["available"]
-    assert "profiler.py" in found["profile"]["reason"] and found["profile"]["reason"].startswith("unavailable: ")
+    assert "capi.py" in found["profile"]["reason"] and found["profile"]["reason"].startswith("unavailable: ")
+
+
+# --- the fp16 lane through the C API -------------------------------------------------------
+
+
+def _python_compiled_model(model: bytes, inputs: dict[str, np.ndarray], flags: int | None) -> dict[str, np.ndarray]:
+    """The same run through LiteRT's own Python CompiledModel: the reference the C API must equal."""
+    from ai_edge_litert.compiled_model import CompiledModel
+    from ai_edge_litert.options import CpuOptions, Options
+
+    compiled = CompiledModel.from_buffer(model, options=Options(cpu_options=CpuOptions(num_threads=1,
+                                                                                        xnnpack_flags=flags)))
+    key, signature = next(iter(compiled.get_signature_list().items()))
+    input_buffers = compiled.create_input_buffers(0)
+    for name, buffer in zip(signature["inputs"], input_buffers, strict=True):
+        buffer.write(np.ascontiguousarray(inputs[name]))
+    output_buffers = compiled.create_output_buffers(0)
+    compiled.run_by_index(0, input_buffers, output_buffers)
+    details = compiled.get_output_tensor_details(key)
+    return {name: buffer.read(int(np.prod(details[name]["shape"])), np.dtype(details[name]["dtype"]))
+            .reshape(tuple(details[name]["shape"])) for name, buffer in zip(signature["outputs"], output_buffers,
+                                                                             strict=True)}
+
+
+@pytest.mark.parametrize(("op", "recipe"), [("fully_connected", "fp16"), ("conv2d", "fp32"),
+                                            ("transpose_conv", "fp16"), ("batch_matmul", "fp32")])
+def test_the_fp16_lane_equals_litert_s_python_compiled_model(op: str, recipe: str) -> None:
+    """Bit for bit, with FORCE_FP16 and with LiteRT's default flags; and the flag takes effect
+    (the C API ignores a CPU option key it does not know, so a wrong key would pass silently)."""
+    artifact = build_artifact(make_cell(OPS[op], RECIPES[recipe]), seed=0)
+    inputs = _inputs(artifact)
+    fp16 = capi.run_compiled(artifact.model, inputs, xnnpack_flags=worker._FORCE_FP16_FLAGS)
+    default = capi.run_compiled(artifact.model, inputs, xnnpack_flags=0)
+    for found, flags in ((fp16, worker._FORCE_FP16_FLAGS), (default, None)):
+        expected = _python_compiled_model(artifact.model, inputs, flags)
+        assert found.keys() == expected.keys()
+        for name, array in expected.items():
+            assert found[name].dtype == array.dtype and found[name].shape == array.shape
+            np.testing.assert_array_equal(found[name], array)
+    assert any(not np.array_equal(fp16[name], default[name]) for name in fp16), "FORCE_FP16 did not take effect"
+
+
+def test_a_model_litert_cannot_invoke_is_an_error_in_litert_s_words() -> None:
+    """batch_matmul_const fp16: the CompiledModel cannot run its FLOAT16 constant (a finding)."""
+    artifact = build_artifact(make_cell(OPS["batch_matmul_const"], RECIPES["fp16"]), seed=0)
+    with pytest.raises(capi.CApiError, match="Failed to invoke the compiled model"):
+        capi.run_compiled(artifact.model, _inputs(artifact), xnnpack_flags=worker._FORCE_FP16_FLAGS)
+    with pytest.raises(RuntimeError, match="Failed to invoke the compiled model"):
+        _python_compiled_model(artifact.model, _inputs(artifact), worker._FORCE_FP16_FLAGS)
 
 
 # --- run facts, verdict, records ------------------------------------------------------------
