@@ -11,6 +11,7 @@ from pytest_litert.convert.artifact import build_artifact
 from pytest_litert.matrix.cells import make_cell
 from pytest_litert.matrix.ops import OPS
 from pytest_litert.matrix.recipes import RECIPES
+from pytest_litert.run import worker
 from pytest_litert.run.targets import InProcessTarget, TargetCrash, TargetError, WorkerTarget, host_target
 
 
@@ -31,6 +32,43 @@ def test_worker_matches_in_process(fp32_fc: tuple[bytes, dict[str, np.ndarray]])
         target.close()
     local = InProcessTarget().run(model, inputs, "xnnpack")
     np.testing.assert_array_equal(remote.output, local.output)
+
+
+def test_arrays_cross_the_wire_with_their_dtype_shape_and_bytes() -> None:
+    rng = np.random.default_rng(0)
+    sent = {
+        "f16": rng.standard_normal((2, 3)).astype(np.float16),
+        "i8": rng.integers(-128, 128, (4,)).astype(np.int8),
+        "transposed": np.arange(12, dtype=np.float32).reshape(3, 4).T,  # not C-contiguous
+        "scalar": np.array(7, dtype=np.int64),
+        "empty": np.zeros((0, 5), dtype=np.float32),
+        "big_endian": np.arange(3, dtype=">i4"),
+    }
+    described, blobs = worker.described_arrays(sent)
+    received = worker.arrays_of(described, blobs)
+    assert list(received) == list(sent)
+    for name, array in sent.items():
+        assert received[name].dtype == array.dtype and received[name].shape == array.shape, name
+        np.testing.assert_array_equal(received[name], array)
+        assert received[name].flags.writeable
+    with pytest.raises(ValueError, match="2 arrays described, 1 sent"):
+        worker.arrays_of(described[:2], blobs[:1])
+
+
+class LibrariesTarget(WorkerTarget):
+    reports_libraries = True
+
+
+def test_run_facts_map_litert_s_libraries_only_when_asked(fp32_fc: tuple[bytes, dict[str, np.ndarray]]) -> None:
+    model, inputs = fp32_fc
+    plain, asking = host_target(), LibrariesTarget("asking", host_target().command)
+    try:
+        assert "libraries" not in plain.run(model, inputs, "xnnpack").facts
+        libraries = asking.run(model, inputs, "xnnpack").facts["libraries"]
+    finally:
+        plain.close()
+        asking.close()
+    assert any("ai_edge_litert" in path for path in libraries), libraries
 
 
 def test_litert_error_is_reported_and_worker_survives(fp32_fc: tuple[bytes, dict[str, np.ndarray]]) -> None:

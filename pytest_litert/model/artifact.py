@@ -26,6 +26,9 @@ class LayerWeights:
     bias: np.ndarray | None
 
 
+_PARSED = ("inspection", "_layers")  # what a CellArtifact derives from its model, once
+
+
 @dataclasses.dataclass(frozen=True)
 class CellArtifact:
     """A converted cell and its float reference on `INPUT_DRAWS` seeded input draws."""
@@ -47,8 +50,11 @@ class CellArtifact:
         """The artifact with only its first `count` input draws (all of them for None)."""
         if count is None or count >= len(self.model_inputs):
             return self
-        return dataclasses.replace(self, model_inputs=self.model_inputs[:count], float_inputs=self.float_inputs[:count],
-                                   reference_outputs=self.reference_outputs[:count])
+        fewer = dataclasses.replace(self, model_inputs=self.model_inputs[:count],
+                                    float_inputs=self.float_inputs[:count],
+                                    reference_outputs=self.reference_outputs[:count])
+        fewer.__dict__.update({key: self.__dict__[key] for key in _PARSED if key in self.__dict__})  # same model
+        return fewer
 
     def signature_inputs(self, inputs: Arrays) -> Arrays:
         return {self.signature_names.get(name, name): value for name, value in inputs.items()}

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from pytest_litert.model.artifact import CellArtifact, LayerWeights
-from pytest_litert.model.flatbuffer import ModelFormatError, inspect_model
+from pytest_litert.model.flatbuffer import ModelFormatError
 
 FILES = ("model.tflite", "reference.npz", "meta.json")
 
@@ -63,17 +63,18 @@ def load(directory: Path) -> CellArtifact:
     if "reference_sha256" in meta and sha256_of(directory / "reference.npz") != meta["reference_sha256"]:
         raise StorageError(f"{directory / 'reference.npz'} does not match its recorded sha256 (truncated or edited)")
     try:
-        inspect_model(model)
         with np.load(directory / "reference.npz", allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
         draws, names = int(meta["draws"]), list(meta["input_names"])
-        return CellArtifact(
+        artifact = CellArtifact(
             model=model,
             weights=LayerWeights(arrays.get("kernel"), arrays.get("bias")),
             model_inputs=[{n: arrays[f"model_input_{i}_{n}"] for n in names} for i in range(draws)],
             float_inputs=[{n: arrays[f"float_input_{i}_{n}"] for n in names} for i in range(draws)],
             reference_outputs=[arrays[f"reference_{i}"] for i in range(draws)],
         )
+        _ = artifact.inspection  # parsed here, so a damaged model is a StorageError; kept for the run
+        return artifact
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, ModelFormatError) as error:
         raise StorageError(f"{directory}: unreadable ({type(error).__name__}: {error})") from error
 

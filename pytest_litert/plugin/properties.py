@@ -22,7 +22,7 @@ from pytest_litert.convert.keras_models import MissingDependencyError
 from pytest_litert.judge.verdict import Status, Verdict
 from pytest_litert.matrix.cells import Cell
 from pytest_litert.model.artifact import CellArtifact
-from pytest_litert.run.worker import pack_arrays
+from pytest_litert.plugin.repro import pack_arrays
 from pytest_litert.session import Runner
 
 if TYPE_CHECKING:

@@ -6,17 +6,31 @@ cell, runs the same oracles on the same target, prints the verdict and exits 1 i
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from pytest_litert.judge.verdict import Status
 from pytest_litert.matrix.cells import Cell, make_cell
 from pytest_litert.matrix.ops import OPS, LayerShape
 from pytest_litert.matrix.recipes import RECIPES
 from pytest_litert.model.artifact import CellArtifact, LayerWeights
-from pytest_litert.run.worker import unpack_arrays
 from pytest_litert.session import evaluate_cell, make_target
+
+
+def pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
+    """A repro bundle's .npz file."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy stub: allow_pickle kwarg
+    return buffer.getvalue()
+
+
+def unpack_arrays(data: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
 
 
 def load(bundle: Path) -> tuple[Cell, CellArtifact, dict[str, object]]:

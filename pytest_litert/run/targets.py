@@ -79,6 +79,8 @@ class InProcessTarget:
 class WorkerTarget:
     """A persistent worker.py worker behind `command`, restarted after any crash."""
 
+    reports_libraries = False  # whether run facts map LiteRT's libraries to their load bases
+
     def __init__(
         self, name: str, command: Sequence[str], *, timeout: float = 120.0, env: dict[str, str] | None = None
     ) -> None:
@@ -91,8 +93,13 @@ class WorkerTarget:
         self._drainer: threading.Thread | None = None
 
     def run(self, model: bytes, inputs: dict[str, np.ndarray], mode: str) -> RunResult:
-        header, blobs = self._request({"mode": mode}, model, inputs, self.timeout)
-        return RunResult(worker.unpack_arrays(blobs[0]), header["facts"])
+        header, blobs = self._request({"mode": mode, "libraries": self.reports_libraries}, model, inputs,
+                                      self.timeout)
+        try:
+            outputs = worker.arrays_of(header.get("arrays", []), blobs)
+        except ValueError as error:
+            raise self._crash(f"a reply that does not hold its arrays: {error}") from None
+        return RunResult(outputs, header["facts"])
 
     def time(self, model: bytes, inputs: dict[str, np.ndarray], timing: dict[str, Any]) -> dict[str, Any]:
         """Time one API in the worker (worker.time_model): no round trip inside a timed run."""
@@ -106,7 +113,8 @@ class WorkerTarget:
         process = self._ensure_started()
         assert process.stdin is not None and process.stdout is not None
         try:
-            worker.write_frame(process.stdin, header, [model, worker.pack_arrays(inputs)])
+            described, blobs = worker.described_arrays(inputs)
+            worker.write_frame(process.stdin, {**header, "arrays": described}, [model, *blobs])
         except (BrokenPipeError, OSError):
             raise self._crash("the worker closed its input") from None
         reply, blobs = self._read_reply(process.stdout, timeout)

@@ -82,6 +82,8 @@ def guest_environment(paths: EmulatorPaths) -> dict[str, str]:
 class QemuTarget(WorkerTarget):
     """worker.py in emulated aarch64 Python; `facts` gain the kernels each run executed."""
 
+    reports_libraries = True  # the kernel capture maps executed addresses into them
+
     def __init__(
         self,
         paths: EmulatorPaths,
