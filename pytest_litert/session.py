@@ -124,6 +124,10 @@ class Runner:
         built = self.build(cell)
         return built if isinstance(built, Verdict) else self.evaluate(cell, built, svl)
 
+    def converts(self, cell: Cell) -> bool:
+        """Whether `build(cell)` would run the converter (no bundle, not in the cache)."""
+        return self.settings.bundle is None and not self.cache.holds(cell, self.settings.seed)
+
     def close(self) -> None:
         for target in self._targets.values():
             target.close()

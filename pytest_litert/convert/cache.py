@@ -50,6 +50,10 @@ class ConversionCache:
         self.hits = 0
         self.builds = 0
 
+    def holds(self, cell: Cell, seed: int) -> bool:
+        """Whether `get` would find the cell here (an unreadable entry is found, then rebuilt)."""
+        return self.directory is not None and (self.directory / cache_key(cell, seed)).is_dir()
+
     def get(self, cell: Cell, seed: int, build: Callable[[Cell, int], CellArtifact]) -> CellArtifact:
         if self.directory is None:
             self.builds += 1

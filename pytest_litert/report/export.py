@@ -80,7 +80,7 @@ def build_cell(runner: Runner, cell: Cell) -> CellArtifact | Verdict:
 def export(settings: Settings, directory: Path, *, force: bool, seed_models: bool, property_examples: int = 0,
            jobs: int = 1) -> int:
     """Write the bundle, the models and the manifest; returns how many models were written.
-    Cells convert on `jobs` processes; files are written here, in cell order."""
+    Cells convert on `jobs` jobs (jobs.py); files are written here, in cell order."""
     files = plan(settings, seed_models)
     _refuse_overwrite(directory, [name for name, _ in files], force=force)
     directory.mkdir(parents=True, exist_ok=True)
@@ -89,7 +89,7 @@ def export(settings: Settings, directory: Path, *, force: bool, seed_models: boo
     manifest: list[dict[str, Any]] = []
     cells: list[dict[str, Any]] = []
     started = time.perf_counter()
-    converted = parallel.ordered_map(settings, build_cell, [cell for _, cell in files], jobs)
+    converted = parallel.ordered_map(settings, build_cell, [cell for _, cell in files], jobs, runner.converts)
     for position, ((name, cell), done) in enumerate(zip(files, converted, strict=True), 1):
         built = done.result
         step = f"[{position}/{len(files)}] {name}"

@@ -1,4 +1,4 @@
-"""`pytest-litert matrix`: every selected cell converted, run and judged (on `--jobs` processes),
+"""`pytest-litert matrix`: every selected cell converted, run and judged (on `--jobs` jobs),
 printed as it finishes, in cell order, then the table; the records for `--json`."""
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def run(settings: Settings, jobs: int) -> tuple[dict[str, Any], int]:
         print(f"pytest-litert matrix: {bundle_line(settings.bundle)}")
     cells = settings.cells()
     summaries, records, converted, from_cache = [], [], 0, 0
-    for position, done in enumerate(parallel.ordered_map(settings, judge_cell, cells, jobs), 1):
+    converts = Runner(settings).converts  # starts nothing: it only looks in the cache
+    for position, done in enumerate(parallel.ordered_map(settings, judge_cell, cells, jobs, converts), 1):
         judged = done.result
         summaries.append(judged.summary)
         records.append(judged.record)

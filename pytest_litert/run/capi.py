@@ -86,7 +86,6 @@ class _RankedTensorType(ctypes.Structure):
 # name -> argument types; every one returns LiteRtStatus (int) unless listed in _VOID.
 _SIGNATURES: dict[str, list[Any]] = {
     "LiteRtCreateEnvironment": [ctypes.c_int, _P, ctypes.POINTER(_P)],
-    "LiteRtDestroyEnvironment": [_P],
     "LiteRtCreateModelFromBuffer": [_P, _P, _SIZE, ctypes.POINTER(_P)],
     "LiteRtDestroyModel": [_P],
     "LiteRtGetModelSignature": [_P, _SIZE, ctypes.POINTER(_P)],
@@ -119,7 +118,7 @@ _SIGNATURES: dict[str, list[Any]] = {
     "LiteRtGetNumProfilerEvents": [_P, ctypes.POINTER(ctypes.c_int)],
     "LiteRtGetProfilerEvents": [_P, ctypes.c_int, ctypes.POINTER(_Event)],
 }
-_VOID = {"LiteRtDestroyEnvironment", "LiteRtDestroyModel", "LiteRtDestroyOptions", "LiteRtDestroyCompiledModel",
+_VOID = {"LiteRtDestroyModel", "LiteRtDestroyOptions", "LiteRtDestroyCompiledModel",
          "LiteRtDestroyTensorBuffer"}
 _MINIMUM_VERSION = (2, 1, 6)  # LiteRtCreateModelFromBuffer takes an environment since 2.1.6
 
@@ -172,6 +171,17 @@ class CApi:
         self.libc.strdup.argtypes, self.libc.strdup.restype = [ctypes.c_char_p], _P
         self.libc.free.argtypes, self.libc.free.restype = [_P], None
         self.free = ctypes.cast(self.libc.free, _P)  # the payload destructor LiteRT calls
+        self._environment: _P | None = None
+
+    def environment(self) -> _P:
+        """The LiteRT environment every model of this binding shares, made on first use and kept:
+        making one registers the accelerators (dlopen of four GPU libraries, an NPU lookup,
+        eleven lines of log), per model otherwise."""
+        if self._environment is None:
+            environment = _P()
+            self.call("LiteRtCreateEnvironment", 0, None, ctypes.byref(environment))
+            self._environment = environment
+        return self._environment
 
     def call(self, name: str, *args: Any) -> None:
         """Call `name`; a status other than kLiteRtStatusOk raises CApiError."""
@@ -221,9 +231,10 @@ def _options(api: CApi, stack: contextlib.ExitStack, threads: int, *, profiling:
 
 def _compile(api: CApi, stack: contextlib.ExitStack, model: bytes, threads: int, *, profiling: bool = False,
              xnnpack_flags: int = 0) -> dict[str, _P]:
-    """Environment, model, its first signature and the CompiledModel, destroyed with `stack`."""
+    """Model, its first signature and the CompiledModel, destroyed with `stack` (the shared
+    environment stays)."""
     handles: dict[str, _P] = {}
-    handles["environment"] = _handle(api, stack, "LiteRtCreateEnvironment", "LiteRtDestroyEnvironment", 0, None)
+    handles["environment"] = api.environment()
     data = ctypes.create_string_buffer(model, len(model))
     stack.callback(lambda: data)  # held until the stack closes: the model reads these bytes, it does not copy them
     handles["model"] = _handle(api, stack, "LiteRtCreateModelFromBuffer", "LiteRtDestroyModel",
