@@ -96,6 +96,9 @@ def _self_destructing(code: str) -> WorkerTarget:
         ("os.abort()", "killed by SIGABRT"),
         ("sys.stderr.write('boom\\n'); sys.exit(3)", "(?s)exit code 3.*boom"),
         ("time.sleep(60)", "hung"),
+        # a frame's first bytes, then silence or the end: the deadline holds inside a frame too
+        ("sys.stdout.buffer.write(b'\\x00\\x00\\x01\\x00{'); sys.stdout.flush(); time.sleep(60)", "hung"),
+        ("sys.stdout.buffer.write(b'\\x00\\x00\\x01\\x00{'); sys.stdout.flush()", "reply cut short"),
     ],
 )
 def test_crash_becomes_target_crash(fp32_fc: tuple[bytes, dict[str, np.ndarray]], code: str, expected: str) -> None:

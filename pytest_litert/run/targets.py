@@ -13,10 +13,12 @@ import collections
 import dataclasses
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -123,17 +125,18 @@ class WorkerTarget:
         return reply, blobs
 
     def _read_reply(self, stream: IO[bytes], timeout: float) -> tuple[dict[str, Any], list[bytes]]:
-        box: list[Any] = []
-        reader = threading.Thread(target=lambda: box.append(_safe_read(stream)), daemon=True)
-        reader.start()
-        reader.join(timeout)
-        if reader.is_alive():
+        """The next frame, read here with a deadline (select on the pipe: no thread per request,
+        whose hand-offs wait for the GIL while another job thread computes)."""
+        try:
+            frame = worker.read_frame(_PipeReader(stream.fileno(), time.monotonic() + timeout))
+        except TimeoutError:
             self._kill()
-            raise self._crash(f"no reply within {timeout:g} s (hung); worker killed")
-        reply = box[0]
-        if not isinstance(reply, tuple):
-            raise self._crash(str(reply))
-        return reply
+            raise self._crash(f"no reply within {timeout:g} s (hung); worker killed") from None
+        except (EOFError, OSError, ValueError) as error:
+            raise self._crash(f"reply cut short: {error}") from None
+        if frame is None:
+            raise self._crash("the worker exited without replying")
+        return frame
 
     def _ensure_started(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._process.poll() is not None:
@@ -192,12 +195,27 @@ def _drain(stream: IO[bytes] | None, tail: collections.deque[bytes]) -> None:
         tail.append(line)
 
 
-def _safe_read(stream: IO[bytes]) -> tuple[dict[str, Any], list[bytes]] | str:
-    try:
-        frame = worker.read_frame(stream)
-    except (EOFError, OSError, ValueError) as error:
-        return f"reply cut short: {error}"
-    return frame if frame is not None else "the worker exited without replying"
+class _PipeReader:
+    """`read(n)` on a pipe's descriptor: n bytes, fewer at end of stream, TimeoutError past the
+    deadline. Unbuffered, so select never misses bytes a buffer already took."""
+
+    def __init__(self, descriptor: int, deadline: float) -> None:
+        self.descriptor = descriptor
+        self.deadline = deadline
+
+    def read(self, size: int) -> bytes:
+        chunks: list[bytes] = []
+        wanted = size
+        while wanted > 0:
+            left = self.deadline - time.monotonic()
+            if left <= 0 or not select.select([self.descriptor], [], [], left)[0]:
+                raise TimeoutError
+            chunk = os.read(self.descriptor, wanted)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            wanted -= len(chunk)
+        return b"".join(chunks)
 
 
 WORKER_PREFIX_ENV = "PYTEST_LITERT_WORKER_PREFIX"

@@ -45,7 +45,7 @@ import struct
 import sys
 import time
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import numpy as np
 
@@ -360,6 +360,12 @@ def arrays_of(described: list[list[Any]], blobs: list[bytes]) -> dict[str, np.nd
     return arrays
 
 
+class Readable(Protocol):
+    """What a frame is read from: a binary stream, or the host's pipe reader with a deadline."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
 def write_frame(stream: IO[bytes], header: dict[str, Any], blobs: list[bytes]) -> None:
     header = {**header, "blobs": [len(blob) for blob in blobs]}
     encoded = json.dumps(header).encode()
@@ -369,7 +375,7 @@ def write_frame(stream: IO[bytes], header: dict[str, Any], blobs: list[bytes]) -
     stream.flush()
 
 
-def read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], list[bytes]] | None:
+def read_frame(stream: Readable) -> tuple[dict[str, Any], list[bytes]] | None:
     """One frame, or None at a clean end of stream."""
     prefix = stream.read(4)
     if not prefix:
@@ -382,7 +388,7 @@ def read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], list[bytes]] | None:
     return header, blobs
 
 
-def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+def _read_exactly(stream: Readable, size: int) -> bytes:
     data = stream.read(size)
     if len(data) != size:
         raise EOFError(f"stream ended after {len(data)} of {size} bytes")
