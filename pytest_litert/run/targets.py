@@ -9,7 +9,6 @@ command prefix.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import json
 import os
@@ -17,7 +16,7 @@ import select
 import signal
 import subprocess
 import sys
-import threading
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,8 +90,7 @@ class WorkerTarget:
         self.timeout = timeout
         self.env = env
         self._process: subprocess.Popen[bytes] | None = None
-        self._stderr_tail: collections.deque[bytes] = collections.deque(maxlen=200)
-        self._drainer: threading.Thread | None = None
+        self._stderr: IO[bytes] | None = None  # the worker's stderr: LiteRT's log, a crash's last words
 
     def run(self, model: bytes, inputs: dict[str, np.ndarray], mode: str) -> RunResult:
         header, blobs = self._request({"mode": mode, "libraries": self.reports_libraries}, model, inputs,
@@ -140,20 +138,19 @@ class WorkerTarget:
 
     def _ensure_started(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._process.poll() is not None:
+            # stderr to an unnamed file, not a pipe: LiteRT logs ~0.3 KB per CompiledModel, and
+            # a pipe needs a thread to drain it (or the worker blocks when it fills), whose
+            # wake-ups per log line contend for the GIL with the jobs.
+            if self._stderr is not None:
+                self._stderr.close()
+            self._stderr = tempfile.TemporaryFile()
             self._process = subprocess.Popen(
                 self.command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stderr=self._stderr,
                 env=self.env,
             )
-            # Drain stderr continuously: LiteRT logs ~2 KB per CompiledModel run, and a
-            # full pipe would block the worker (seen as a "hang" after ~30 fp16 runs).
-            self._stderr_tail = collections.deque(maxlen=200)
-            self._drainer = threading.Thread(
-                target=_drain, args=(self._process.stderr, self._stderr_tail), daemon=True
-            )
-            self._drainer.start()
         return self._process
 
     def _crash(self, what: str) -> TargetCrash:
@@ -166,9 +163,7 @@ class WorkerTarget:
         except subprocess.TimeoutExpired:
             process.kill()
             code = process.wait()
-        if self._drainer is not None:
-            self._drainer.join(timeout=5)  # the dead worker's last words
-        stderr = b"".join(self._stderr_tail).decode(errors="replace")
+        stderr = _tail(self._stderr).decode(errors="replace")  # the dead worker's last words
         cause = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
         tail = "\n".join(stderr.strip().splitlines()[-15:])
         return TargetCrash(f"{self.name} worker crashed ({cause}): {what}\n{tail}".rstrip())
@@ -186,13 +181,18 @@ class WorkerTarget:
             except subprocess.TimeoutExpired:
                 self._process.kill()
             self._process = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
 
-def _drain(stream: IO[bytes] | None, tail: collections.deque[bytes]) -> None:
-    if stream is None:
-        return
-    for line in iter(stream.readline, b""):
-        tail.append(line)
+def _tail(file: IO[bytes] | None, size: int = 16384) -> bytes:
+    """The last `size` bytes written to `file`."""
+    if file is None:
+        return b""
+    file.seek(0, os.SEEK_END)
+    file.seek(max(0, file.tell() - size))
+    return file.read()
 
 
 class _PipeReader:
