@@ -62,6 +62,21 @@ def test_profiled_run_names_the_xnnpack_operator(fc_fp32: CellArtifact) -> None:
     assert found["threads"] == 1 and found["runs"] == capi.PROFILED_RUNS and found["warmup_runs"] == 1
 
 
+def test_a_profiled_model_is_destroyed_after_the_reply_and_never_two_outlive_it(fc_fp32: CellArtifact) -> None:
+    """Its teardown waits for finish_teardown (the worker calls it after replying), and the next
+    C API call finishes it first: at most one profiled model (~70 MB) outlives its run."""
+    capi.finish_teardown()
+    capi.profile_model(fc_fp32.model, _inputs(fc_fp32))
+    assert len(capi._teardown) == 1
+    capi.profile_model(fc_fp32.model, _inputs(fc_fp32))
+    assert len(capi._teardown) == 1
+    capi.run_compiled(fc_fp32.model, _inputs(fc_fp32), xnnpack_flags=0)
+    assert not capi._teardown
+    capi.profile_model(fc_fp32.model, _inputs(fc_fp32))
+    capi.finish_teardown()
+    assert not capi._teardown
+
+
 def test_worker_process_serves_the_profile_mode(fc_fp32: CellArtifact) -> None:
     target = host_target()
     try:

@@ -337,6 +337,7 @@ def run_compiled(model: bytes, inputs: dict[str, np.ndarray], *, xnnpack_flags: 
     if problem:
         raise CApiError(problem)
     api = api or _api()
+    finish_teardown()
     with contextlib.ExitStack() as stack:
         handles = _compile(api, stack, model, threads, xnnpack_flags=xnnpack_flags)
         inputs_made, outputs_made = _buffers(api, stack, handles, inputs)
@@ -392,6 +393,17 @@ def _profiled_runs(api: CApi, handles: dict[str, _P], run: Callable[[], None], w
     return seen, walls
 
 
+# A profiled CompiledModel takes 1.7 ms to destroy (x86_64; it holds ~70 MB): its teardown waits
+# for finish_teardown, which the worker calls after sending its reply, and the next call here.
+_teardown: list[contextlib.ExitStack] = []
+
+
+def finish_teardown() -> None:
+    """Destroy what the last profiled run left."""
+    while _teardown:
+        _teardown.pop().close()
+
+
 def profile_model(model: bytes, inputs: dict[str, np.ndarray], *, threads: int = 1, warmup: int = WARMUP_RUNS,
                   runs: int = PROFILED_RUNS, api: CApi | None = None) -> dict[str, Any]:
     """The XNNPACK operators (type 8 events) and graph nodes of `model` on LiteRT's default CPU
@@ -400,6 +412,7 @@ def profile_model(model: bytes, inputs: dict[str, np.ndarray], *, threads: int =
     if problem:
         raise CApiError(problem)
     api = api or _api()
+    finish_teardown()
     with contextlib.ExitStack() as stack:
         handles = _compile(api, stack, model, threads, profiling=True)
         handles["profiler"] = _handle(api, stack, "LiteRtCompiledModelGetProfiler", None, handles["compiled"])
@@ -408,6 +421,7 @@ def profile_model(model: bytes, inputs: dict[str, np.ndarray], *, threads: int =
         inputs_made, outputs_made = _buffers(api, stack, handles, inputs)
         seen, walls = _profiled_runs(api, handles, _run(api, handles["compiled"], inputs_made, outputs_made),
                                      warmup, runs)
+        _teardown.append(stack.pop_all())
     summary = summarize(seen)
     if not summary["operators"] and not summary["nodes"]:
         raise CApiError("the profiler recorded no operator events")

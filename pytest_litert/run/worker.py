@@ -411,6 +411,8 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
                 facts["libraries"] = loaded_litert_libraries()
             described, output_blobs = described_arrays(outputs)
             write_frame(replies, {"ok": True, "error": "", "facts": facts, "arrays": described}, output_blobs)
+            if _CAPI_MODULE in sys.modules:  # after the reply: the caller judges meanwhile
+                sys.modules[_CAPI_MODULE].finish_teardown()
         except Exception as error:
             reply = {"ok": False, "error": f"{type(error).__name__}: {error}", "facts": {}}
             write_frame(replies, reply, [])
