@@ -149,6 +149,9 @@ def _python_compiled_model(model: bytes, inputs: dict[str, np.ndarray], flags: i
     compiled = CompiledModel.from_buffer(model, options=Options(cpu_options=CpuOptions(num_threads=1,
                                                                                         xnnpack_flags=flags)))
     key, signature = next(iter(compiled.get_signature_list().items()))
+    for index, name in enumerate(signature["inputs"]):
+        if tuple(compiled.get_input_tensor_details(key)[name]["shape"]) != np.shape(inputs[name]):
+            compiled.resize_input_tensor(index, np.shape(inputs[name]))
     input_buffers = compiled.create_input_buffers(0)
     for name, buffer in zip(signature["inputs"], input_buffers, strict=True):
         buffer.write(np.ascontiguousarray(inputs[name]))
@@ -176,6 +179,42 @@ def test_the_fp16_lane_equals_litert_s_python_compiled_model(op: str, recipe: st
             assert found[name].dtype == array.dtype and found[name].shape == array.shape
             np.testing.assert_array_equal(found[name], array)
     assert any(not np.array_equal(fp16[name], default[name]) for name in fp16), "FORCE_FP16 did not take effect"
+
+
+@pytest.fixture(scope="module")
+def dynamic_batch_dense() -> bytes:
+    """Dense(48) on (None, 16, 64): the signature's batch is -1."""
+    from pytest_litert.convert.converter import convert
+    from pytest_litert.convert.keras_models import import_keras
+    from pytest_litert.convert.quiet import quiet
+
+    keras = import_keras()
+    inputs = keras.Input(shape=(16, 64), name="x")
+    with quiet():
+        return convert(keras.Model(inputs, keras.layers.Dense(48)(inputs)), "fp32", [])
+
+
+def test_a_dynamic_batch_is_sized_by_the_inputs(dynamic_batch_dense: bytes) -> None:
+    """The signature says -1; a buffer needs sizes: the compiled model is resized to the inputs'
+    batch (here 1, where LiteRT's Python CompiledModel needs no resize), and profiled too."""
+    batch = {"x": np.random.default_rng(0).uniform(-1, 1, (1, 16, 64)).astype(np.float32)}
+    (output,) = capi.run_compiled(dynamic_batch_dense, batch, xnnpack_flags=0).values()
+    (expected,) = _python_compiled_model(dynamic_batch_dense, batch, None).values()
+    assert output.shape == (1, 16, 48)
+    np.testing.assert_array_equal(output, expected)
+    assert capi.profile_model(dynamic_batch_dense, batch)["operators"]
+
+
+def test_a_batch_other_than_one_is_a_litert_failure_in_both_apis(dynamic_batch_dense: bytes) -> None:
+    """LiteRT 2.3.0: after the input is resized to batch 3, the output's layout stays at batch 1
+    (`LiteRtGetCompiledModelOutputTensorLayouts` with update_allocation, strict or not), and the
+    run fails ("Custom allocation is too small"), in its Python CompiledModel as here. A finding
+    (docs/findings.md); this test fails the day LiteRT fixes it."""
+    batch = {"x": np.zeros((3, 16, 64), np.float32)}
+    with pytest.raises(capi.CApiError, match="Failed to invoke the compiled model"):
+        capi.run_compiled(dynamic_batch_dense, batch, xnnpack_flags=0)
+    with pytest.raises(RuntimeError, match="Failed to invoke the compiled model"):
+        _python_compiled_model(dynamic_batch_dense, batch, None)
 
 
 def test_a_model_litert_cannot_invoke_is_an_error_in_litert_s_words() -> None:

@@ -76,6 +76,13 @@ class _Event(ctypes.Structure):
                 ("event_source", ctypes.c_int)]
 
 
+class _Layout(ctypes.Structure):
+    """LiteRtLayout (litert_layout.h)."""
+
+    _fields_ = [("rank", ctypes.c_uint, 7), ("has_strides", ctypes.c_uint, 1),
+                ("dimensions", ctypes.c_int32 * 8), ("strides", ctypes.c_uint32 * 8)]
+
+
 class _RankedTensorType(ctypes.Structure):
     """LiteRtRankedTensorType: element type + LiteRtLayout (68 bytes, litert_layout.h)."""
 
@@ -113,6 +120,8 @@ _SIGNATURES: dict[str, list[Any]] = {
     "LiteRtUnlockTensorBuffer": [_P],
     "LiteRtRunCompiledModel": [_P, _SIZE, _SIZE, ctypes.POINTER(_P), _SIZE, ctypes.POINTER(_P)],
     "LiteRtCompiledModelGetProfiler": [_P, ctypes.POINTER(_P)],
+    "LiteRtCompiledModelResizeInputTensor": [_P, _SIZE, _SIZE, ctypes.POINTER(ctypes.c_int), _SIZE],
+    "LiteRtGetCompiledModelOutputTensorLayouts": [_P, _SIZE, _SIZE, ctypes.POINTER(_Layout), ctypes.c_bool],
     "LiteRtStartProfiler": [_P],
     "LiteRtStopProfiler": [_P],
     "LiteRtGetNumProfilerEvents": [_P, ctypes.POINTER(ctypes.c_int)],
@@ -253,25 +262,62 @@ class _Buffer:
     tensor_type: _RankedTensorType
 
 
+def _signature_tensors(api: CApi, stack: contextlib.ExitStack, signature: _P, kind: str,
+                       ) -> list[tuple[str, _RankedTensorType]]:
+    """The signature's inputs or outputs (`kind`): name and tensor type, -1 for a dynamic size."""
+    count = _SIZE()
+    api.call(f"LiteRtGetNumSignature{kind.title()}s", signature, ctypes.byref(count))
+    found = []
+    for index in range(count.value):
+        tensor = _handle(api, stack, f"LiteRtGetSignature{kind.title()}TensorByIndex", None, signature, index)
+        tensor_type = _RankedTensorType()
+        api.call("LiteRtGetRankedTensorType", tensor, ctypes.byref(tensor_type))
+        name = ctypes.c_char_p()
+        api.call(f"LiteRtGetSignature{kind.title()}Name", signature, index, ctypes.byref(name))
+        found.append(((name.value or b"").decode(), tensor_type))
+    return found
+
+
+def _sized(api: CApi, compiled: _P, tensors: dict[str, list[tuple[str, _RankedTensorType]]],
+           inputs: dict[str, np.ndarray]) -> None:
+    """Dynamic sizes (a batch of -1) made those of `inputs`: the compiled model's inputs resized,
+    then its outputs' sizes read back (LiteRT 2.3.0 keeps an output at batch 1 whatever the
+    input's batch, and the run then fails: a finding, tests/test_capi.py)."""
+    resized = False
+    for index, (name, tensor_type) in enumerate(tensors["input"]):
+        dims = tensor_type.dimensions[:tensor_type.rank]
+        if name not in inputs or min(dims, default=0) >= 0:
+            continue
+        shape = np.shape(inputs[name])
+        if len(shape) != tensor_type.rank:
+            raise CApiError(f"input {name!r} has shape {shape}, the model's rank is {tensor_type.rank}")
+        api.call("LiteRtCompiledModelResizeInputTensor", compiled, 0, index, (ctypes.c_int * len(shape))(*shape),
+                 len(shape))
+        tensor_type.dimensions[:len(shape)] = shape
+        resized = True
+    outputs = tensors["output"]
+    if resized or any(min(t.dimensions[:t.rank], default=0) < 0 for _, t in outputs):
+        layouts = (_Layout * len(outputs))()
+        api.call("LiteRtGetCompiledModelOutputTensorLayouts", compiled, 0, len(outputs), layouts, True)
+        for (_, tensor_type), layout in zip(outputs, layouts, strict=True):
+            tensor_type.rank = layout.rank
+            tensor_type.dimensions[:] = layout.dimensions[:]
+
+
 def _buffers(api: CApi, stack: contextlib.ExitStack, handles: dict[str, _P], inputs: dict[str, np.ndarray],
              ) -> tuple[list[_Buffer], list[_Buffer]]:
     """Managed input buffers holding `inputs` (by signature name), and output buffers."""
     env, signature, compiled = handles["environment"], handles["signature"], handles["compiled"]
+    tensors = {kind: _signature_tensors(api, stack, signature, kind) for kind in ("input", "output")}
+    _sized(api, compiled, tensors, inputs)
     made: dict[str, list[_Buffer]] = {"input": [], "output": []}
     for kind, buffers in made.items():
-        count = _SIZE()
-        api.call(f"LiteRtGetNumSignature{kind.title()}s", signature, ctypes.byref(count))
-        for index in range(count.value):
-            tensor = _handle(api, stack, f"LiteRtGetSignature{kind.title()}TensorByIndex", None, signature, index)
-            tensor_type = _RankedTensorType()
-            api.call("LiteRtGetRankedTensorType", tensor, ctypes.byref(tensor_type))
+        for index, (name, tensor_type) in enumerate(tensors[kind]):
             needs = _handle(api, stack, f"LiteRtGetCompiledModel{kind.title()}BufferRequirements", None,
                             compiled, 0, index)
             buffer = _handle(api, stack, "LiteRtCreateManagedTensorBufferFromRequirements",
                              "LiteRtDestroyTensorBuffer", env, ctypes.byref(tensor_type), needs)
-            name = ctypes.c_char_p()
-            api.call(f"LiteRtGetSignature{kind.title()}Name", signature, index, ctypes.byref(name))
-            made_buffer = _Buffer((name.value or b"").decode(), buffer, tensor_type)
+            made_buffer = _Buffer(name, buffer, tensor_type)
             if kind == "input":
                 _write(api, made_buffer, inputs)
             buffers.append(made_buffer)
