@@ -225,9 +225,12 @@ def _run_checks(cell: Cell, artifact: CellArtifact, inspection: ModelInspection,
     for raw, model_in, float_in, reference in zip(
         run.outputs, artifact.model_inputs, artifact.float_inputs, artifact.reference_outputs, strict=False
     ):
+        bounds: dict[tuple[bool, bool], tolerance.Bound] = {}  # a draw's lanes of one arithmetic share it
         for lane, output in raw.items():
             fp16, flush = file_checks.fp16_lane(inspection, run.modes[lane], run.facts.get(lane, {}))
-            bound = _bound(cell, inspection, layer, artifact, float_in, reference, fp16, flush)
+            if (fp16, flush) not in bounds:
+                bounds[fp16, flush] = _bound(cell, inspection, layer, artifact, float_in, reference, fp16, flush)
+            bound = bounds[fp16, flush]
             observed = dequantize_output(inspection, output)
             per_lane[lane].append(numeric_check(f"{lane} vs {artifact.reference}", observed, reference, bound))
         agreement += file_checks.draw_checks(cell, inspection, layer, raw, model_in, artifact.signature_names,
