@@ -3,7 +3,8 @@
 The yardstick is a straightforward serial matrix script (build, convert, inspect, run under three
 op resolvers, compare with Keras; 7 operators x 7 recipes = 49 conversions), passed with
 --baseline. The matrix runs the recipes it also converts over the original six operators
-(42 cells) with --jobs 1 and with every core. Each run is a fresh process, as a user starts it;
+(42 cells) with --jobs 1 and with every core. Each run is a fresh process, started as the
+`pytest-litert` command starts (`python -m pytest_litert`);
 the runs of one repeat are interleaved so that a slow minute of the machine hits all of them.
 cold = empty conversion cache (and a fresh directory for the script); warm = the same cache again.
 
@@ -34,7 +35,7 @@ def timed(command: list[str], cwd: Path) -> float:
 
 
 def matrix(cache: Path, jobs: int) -> list[str]:
-    return [sys.executable, "-m", "pytest_litert.cli", "matrix", f"--ops={OPS}", f"--recipes={RECIPES}",
+    return [sys.executable, "-m", "pytest_litert", "matrix", f"--ops={OPS}", f"--recipes={RECIPES}",
             f"--cache-dir={cache}", f"--jobs={jobs}"]
 
 

@@ -2,6 +2,6 @@
 
 import sys
 
-from pytest_litert.cli import main
+from pytest_litert.launch import main
 
 sys.exit(main())

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
+from pytest_litert.run import host_worker
 from pytest_litert.session import Runner, Settings
 
 Item = TypeVar("Item")
@@ -81,6 +82,7 @@ def ordered_map(settings: Settings, work: Work[Item, Result], items: Iterable[It
     if not any(converts(item) for item in listed):
         yield from _on_threads(settings, work, listed, jobs)
         return
+    host_worker.close_unadopted()  # this process runs no cell: its jobs do, each with its own worker
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(min(jobs, len(listed)), mp_context=context,
                                                 initializer=_start_worker, initargs=(settings,)) as pool:

@@ -12,7 +12,7 @@ import pytest
 from pytest_litert.bench import document as bench_document
 from pytest_litert.bench.compare import context_lines
 from pytest_litert.cli import main
-from pytest_litert.run.targets import WORKER_PREFIX_ENV
+from pytest_litert.run.host_worker import WORKER_PREFIX_ENV
 
 # The seed's FC (100x640 -> 1280, about 2 ms here): small models (a few us) vary up to 40%
 # between worker processes on this machine kind, so the comparisons use the seed's size.

@@ -17,7 +17,8 @@ from bench_doubles import SlowedInProcessTarget
 from pytest_litert.bench import ab
 from pytest_litert.bench.timing import BenchRefused, Budget, TimingTarget
 from pytest_litert.cli import main
-from pytest_litert.run.targets import WORKER_PREFIX_ENV, InProcessTarget
+from pytest_litert.run.host_worker import WORKER_PREFIX_ENV
+from pytest_litert.run.targets import InProcessTarget
 from pytest_litert.session import Runner, Settings
 
 SEED_FC = ["--ops=fully_connected", "--recipes=fp32", "--shapes=seed"]

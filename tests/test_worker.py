@@ -7,11 +7,12 @@ import sys
 import numpy as np
 import pytest
 
+from pytest_litert import launch
 from pytest_litert.convert.artifact import build_artifact
 from pytest_litert.matrix.cells import make_cell
 from pytest_litert.matrix.ops import OPS
 from pytest_litert.matrix.recipes import RECIPES
-from pytest_litert.run import worker
+from pytest_litert.run import host_worker, worker
 from pytest_litert.run.targets import InProcessTarget, TargetCrash, TargetError, WorkerTarget, host_target
 
 
@@ -117,3 +118,33 @@ def test_next_run_gets_a_fresh_worker(fp32_fc: tuple[bytes, dict[str, np.ndarray
     target.command = host_target().command  # the next worker is a healthy one
     assert target.run(model, inputs, "xnnpack").output.shape == (8, 64)
     target.close()
+
+
+def test_a_worker_started_ahead_is_adopted_once(fp32_fc: tuple[bytes, dict[str, np.ndarray]]) -> None:
+    """launch.py starts the host's worker before the imports; the first host target takes it."""
+    host_worker.start_ahead()
+    ahead = host_worker._ahead[tuple(host_worker.command())][0]
+    first, second = host_target(), host_target()
+    try:
+        model, inputs = fp32_fc
+        assert first.run(model, inputs, "xnnpack").facts["pid"] == ahead.pid
+        assert second.run(model, inputs, "xnnpack").facts["pid"] != ahead.pid
+    finally:
+        first.close()
+        second.close()
+    assert ahead.poll() == 0
+
+
+def test_a_worker_nobody_adopted_is_closed() -> None:
+    host_worker.start_ahead()
+    ahead = host_worker._ahead[tuple(host_worker.command())][0]
+    host_worker.close_unadopted()
+    assert ahead.poll() == 0 and not host_worker._ahead
+
+
+@pytest.mark.parametrize(("words", "target"), [
+    (["matrix"], "host"), (["matrix", "--target", "qemu-sme2"], "qemu-sme2"),
+    (["check", "m.tflite", "--target=host-nosme"], "host-nosme"),
+])
+def test_the_command_line_reads_the_target_before_importing(words: list[str], target: str) -> None:
+    assert launch._target(words) == target

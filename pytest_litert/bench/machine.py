@@ -14,7 +14,7 @@ from typing import Any
 
 from pytest_litert import toolchain
 from pytest_litert.run import sme2
-from pytest_litert.run.targets import WORKER_PREFIX_ENV
+from pytest_litert.run.host_worker import WORKER_PREFIX_ENV
 
 _CPUFREQ = Path("/sys/devices/system/cpu/cpu0/cpufreq")
 # x86 vector features, widest first, and their fp32 lanes

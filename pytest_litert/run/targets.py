@@ -10,21 +10,17 @@ command prefix.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import select
 import signal
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import IO, Any, Protocol
 
 import numpy as np
 
-from pytest_litert.run import worker
+from pytest_litert.run import host_worker, worker
 
 
 class TargetCrash(RuntimeError):
@@ -138,19 +134,10 @@ class WorkerTarget:
 
     def _ensure_started(self) -> subprocess.Popen[bytes]:
         if self._process is None or self._process.poll() is not None:
-            # stderr to an unnamed file, not a pipe: LiteRT logs ~0.3 KB per CompiledModel, and
-            # a pipe needs a thread to drain it (or the worker blocks when it fills), whose
-            # wake-ups per log line contend for the GIL with the jobs.
             if self._stderr is not None:
                 self._stderr.close()
-            self._stderr = tempfile.TemporaryFile()
-            self._process = subprocess.Popen(
-                self.command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=self._stderr,
-                env=self.env,
-            )
+            started = host_worker.take(self.command) if self.env is None else None
+            self._process, self._stderr = started or host_worker.start(self.command, self.env)
         return self._process
 
     def _crash(self, what: str) -> TargetCrash:
@@ -218,22 +205,7 @@ class _PipeReader:
         return b"".join(chunks)
 
 
-WORKER_PREFIX_ENV = "PYTEST_LITERT_WORKER_PREFIX"
-
-
-def worker_prefix() -> list[str]:
-    """How this machine starts one of its own programs: nothing, or inside the emulated guest
-    (`pytest-litert emulator run`) the same QEMU, a JSON list in $PYTEST_LITERT_WORKER_PREFIX
-    (run/qemu/guest_shell.py says why)."""
-    prefix: list[str] = json.loads(os.environ.get(WORKER_PREFIX_ENV) or "[]")
-    return prefix
-
-
-def host_worker_command() -> list[str]:
-    """worker.py in a child process of this same Python."""
-    return [*worker_prefix(), sys.executable, str(Path(worker.__file__))]
-
-
 def host_target() -> WorkerTarget:
-    """This machine, LiteRT in a child process of the same Python."""
-    return WorkerTarget("host", host_worker_command())
+    """This machine, LiteRT in a child process of the same Python (started ahead by the command
+    line, where it was: run/host_worker.py)."""
+    return WorkerTarget("host", host_worker.command())

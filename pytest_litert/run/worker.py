@@ -418,10 +418,22 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
             write_frame(replies, reply, [])
 
 
+def _load_runtime() -> None:
+    """LiteRT's Interpreter and C API loaded before the first request, not during it: a worker
+    started ahead of need (run/host_worker.py) is then ready when the first cell is."""
+    from ai_edge_litert import interpreter  # noqa: F401
+
+    try:
+        _capi()._api().environment()
+    except Exception:  # the first fp16 or profile request reports it, in its own words
+        pass
+
+
 def main() -> None:
     # Keep stdout for frames only: LiteRT's own logging goes to stderr.
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    _load_runtime()
     serve(sys.stdin.buffer, replies)
     # The caller waits for this exit (WorkerTarget.close); Python's and LiteRT's teardown would
     # take 15-30 ms of it, with nothing left to save.

@@ -12,9 +12,9 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
-from pytest_litert.run import sme2
+from pytest_litert.run import host_worker, sme2
 from pytest_litert.run.nosme.build import Interposer, NosmeUnavailable, interposer
-from pytest_litert.run.targets import WorkerTarget, host_worker_command, worker_prefix
+from pytest_litert.run.targets import WorkerTarget
 
 HOST_NOSME = "host-nosme"
 _proven: dict[Path | None, Interposer] = {}  # one build and probe per process and cache directory
@@ -41,13 +41,13 @@ def proven_interposer(directory: Path | None = None) -> Interposer:
     if reason is not None:
         raise NosmeUnavailable(reason)
     if directory not in _proven:
-        _proven[directory] = interposer(directory, prefix=worker_prefix())
+        _proven[directory] = interposer(directory, prefix=host_worker.worker_prefix())
     return _proven[directory]
 
 
 def host_nosme_target(directory: Path | None = None) -> WorkerTarget:
     """The host worker with SME hidden; raises NosmeUnavailable saying why it cannot be made."""
-    return WorkerTarget(HOST_NOSME, host_worker_command(), env=proven_interposer(directory).environment())
+    return WorkerTarget(HOST_NOSME, host_worker.command(), env=proven_interposer(directory).environment())
 
 
 def nosme_status(host: sme2.Sme2Status, directory: Path | None = None) -> sme2.Sme2Status:

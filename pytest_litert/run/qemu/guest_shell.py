@@ -24,8 +24,8 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from pytest_litert.run.host_worker import WORKER_PREFIX_ENV
 from pytest_litert.run.qemu.emulator import GUEST_PYTHON_VERSION, SETUP_HINT, EmulatorPaths, find
-from pytest_litert.run.targets import WORKER_PREFIX_ENV
 from pytest_litert.toolchain import runtime_requirements
 
 _PACKAGE = Path(__file__).resolve().parents[2]  # pytest_litert/, copied into the guest
