@@ -72,7 +72,7 @@ def main() -> None:
     print(f"{args.repeats} repeats, {os.cpu_count()} cores; median (min-max), ratio to the script's median")
     for name, values in runs.items():
         script = medians[f"script {name.rsplit(' ', 1)[1]}"]
-        print(f"{name:24s} {medians[name]:6.1f} s ({min(values):.1f}-{max(values):.1f})  "
+        print(f"{name:24s} {medians[name]:6.2f} s ({min(values):.2f}-{max(values):.2f})  "
               f"{medians[name] / script:.3f}x")
 
 
