@@ -419,14 +419,10 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
 
 
 def _load_runtime() -> None:
-    """LiteRT's Interpreter and C API loaded before the first request, not during it: a worker
-    started ahead of need (run/host_worker.py) is then ready when the first cell is."""
+    """LiteRT's Interpreter loaded before the first request, not during it: a worker started
+    ahead of need (run/host_worker.py) is then ready when the first cell is. Not the C API
+    (capi.py): a timing worker (`bench`) never uses it, and keeps one LiteRT in its process."""
     from ai_edge_litert import interpreter  # noqa: F401
-
-    try:
-        _capi()._api().environment()
-    except Exception:  # the first fp16 or profile request reports it, in its own words
-        pass
 
 
 def main() -> None:
