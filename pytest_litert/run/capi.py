@@ -31,7 +31,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -375,20 +375,44 @@ def _run(api: CApi, compiled: _P, inputs: list[_Buffer], outputs: list[_Buffer])
     return run
 
 
-def run_compiled(model: bytes, inputs: dict[str, np.ndarray], *, xnnpack_flags: int, threads: int = 1,
-                 api: CApi | None = None) -> dict[str, np.ndarray]:
-    """One run of `model` as a CompiledModel on the CPU with `xnnpack_flags`: its outputs by
-    signature name; raises CApiError (a LiteRT error, or a library without this API)."""
+@dataclasses.dataclass(frozen=True)
+class _Ready:
+    """A compiled model with its buffers, the inputs written: destroyed with `stack`."""
+
+    api: CApi
+    stack: contextlib.ExitStack
+    handles: dict[str, _P]
+    inputs: list[_Buffer]
+    outputs: list[_Buffer]
+
+    def invoker(self) -> Callable[[], None]:
+        """One run of the first signature, as a call (its argument arrays built once)."""
+        return _run(self.api, self.handles["compiled"], self.inputs, self.outputs)
+
+
+@contextlib.contextmanager
+def _ready(model: bytes, inputs: dict[str, np.ndarray], threads: int, api: CApi | None, *,
+           profiling: bool = False, xnnpack_flags: int = 0) -> Iterator[_Ready]:
+    """`model` compiled on the CPU with its buffers, after the last profiled model's teardown;
+    raises CApiError (a LiteRT error, or a library without this API)."""
     problem = _version_problem()
     if problem:
         raise CApiError(problem)
     api = api or _api()
     finish_teardown()
     with contextlib.ExitStack() as stack:
-        handles = _compile(api, stack, model, threads, xnnpack_flags=xnnpack_flags)
+        handles = _compile(api, stack, model, threads, profiling=profiling, xnnpack_flags=xnnpack_flags)
         inputs_made, outputs_made = _buffers(api, stack, handles, inputs)
-        _run(api, handles["compiled"], inputs_made, outputs_made)()
-        return {buffer.name: _read(api, buffer) for buffer in outputs_made}
+        yield _Ready(api, stack, handles, inputs_made, outputs_made)
+
+
+def run_compiled(model: bytes, inputs: dict[str, np.ndarray], *, xnnpack_flags: int, threads: int = 1,
+                 api: CApi | None = None) -> dict[str, np.ndarray]:
+    """One run of `model` as a CompiledModel on the CPU with `xnnpack_flags`: its outputs by
+    signature name; raises CApiError."""
+    with _ready(model, inputs, threads, api, xnnpack_flags=xnnpack_flags) as ready:
+        ready.invoker()()
+        return {buffer.name: _read(ready.api, buffer) for buffer in ready.outputs}
 
 
 def _events(api: CApi, profiler: _P) -> list[_Event]:
@@ -420,10 +444,9 @@ def summarize(runs: list[list[tuple[str, int, int, int]]]) -> dict[str, list[dic
             for kind, entries in found.items()}
 
 
-def _profiled_runs(api: CApi, handles: dict[str, _P], run: Callable[[], None], warmup: int,
+def _profiled_runs(api: CApi, profiler: _P, run: Callable[[], None], warmup: int,
                    runs: int) -> tuple[list[list[tuple[str, int, int, int]]], list[float]]:
     """`warmup` unprofiled runs, then `runs` profiled ones: their events and wall times (seconds)."""
-    profiler = handles["profiler"]
     for _ in range(warmup):
         run()
     seen: list[list[tuple[str, int, int, int]]] = []
@@ -454,25 +477,18 @@ def profile_model(model: bytes, inputs: dict[str, np.ndarray], *, threads: int =
                   runs: int = PROFILED_RUNS, api: CApi | None = None) -> dict[str, Any]:
     """The XNNPACK operators (type 8 events) and graph nodes of `model` on LiteRT's default CPU
     path, with per-operator microseconds; raises CApiError."""
-    problem = _version_problem()
-    if problem:
-        raise CApiError(problem)
-    api = api or _api()
-    finish_teardown()
-    with contextlib.ExitStack() as stack:
-        handles = _compile(api, stack, model, threads, profiling=True)
-        handles["profiler"] = _handle(api, stack, "LiteRtCompiledModelGetProfiler", None, handles["compiled"])
-        if not handles["profiler"].value:
+    with _ready(model, inputs, threads, api, profiling=True) as ready:
+        profiler = _handle(ready.api, ready.stack, "LiteRtCompiledModelGetProfiler", None, ready.handles["compiled"])
+        if not profiler.value:
             raise CApiError("the compiled model has no profiler (runtime option not honoured)")
-        inputs_made, outputs_made = _buffers(api, stack, handles, inputs)
-        seen, walls = _profiled_runs(api, handles, _run(api, handles["compiled"], inputs_made, outputs_made),
-                                     warmup, runs)
-        _teardown.append(stack.pop_all())
+        seen, walls = _profiled_runs(ready.api, profiler, ready.invoker(), warmup, runs)
+        _teardown.append(ready.stack.pop_all())
+        library = os.path.basename(ready.api.path)
     summary = summarize(seen)
     if not summary["operators"] and not summary["nodes"]:
         raise CApiError("the profiler recorded no operator events")
     return {**summary, "warmup_runs": warmup, "runs": runs, "threads": threads, "run_seconds": statistics.median(walls),
-            "library": os.path.basename(api.path)}
+            "library": library}
 
 
 def cpu_has_sme2() -> bool | None:
